@@ -1,0 +1,44 @@
+//! Exit statuses and the failures that carry them.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// The `<sysexits.h>` statuses that makemap exits with; Makefiles and scripts
+/// written for sendmail test them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sysexit {
+    /// Every line was accepted.
+    Ok = 0,
+    /// `EX_USAGE`: bad flags or operands.
+    Usage = 64,
+    /// `EX_DATAERR`: some lines were rejected (the rest were stored).
+    DataErr = 65,
+    /// `EX_NOINPUT`: the sendmail.cf to read could not be opened.
+    NoInput = 66,
+    /// `EX_UNAVAILABLE`: a map type sendmail knows but this build does not write.
+    Unavailable = 69,
+    /// `EX_CANTCREAT`: the map could not be opened or created.
+    CantCreat = 73,
+    /// `EX_IOERR`: reading or writing failed part-way.
+    IoErr = 74,
+}
+
+impl From<Sysexit> for ExitCode {
+    fn from(status: Sysexit) -> Self {
+        ExitCode::from(status as u8)
+    }
+}
+
+/// Why a command stops early: the status to exit with and the message for
+/// standard error (without the program name, which the caller adds).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) status: Sysexit,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(status: Sysexit, message: impl fmt::Display) -> Self {
+        Self { status, message: message.to_string() }
+    }
+}
