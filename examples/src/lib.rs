@@ -2,6 +2,7 @@
 
 pub mod makemap;
 pub mod map;
+pub mod queue;
 
 mod exit;
 mod records;

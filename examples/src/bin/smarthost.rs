@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use smarthost::queue::{self, Action, Format};
 use smarthost::{makemap, map};
 
 /// smarthost, a sendmail-compatible relay MTA: its maps and tools.
@@ -30,6 +31,9 @@ enum Command {
     /// Look up, dump or verify a map the way the relay reads it.
     #[command(subcommand)]
     Map(MapCommand),
+    /// Show the mail queue and act on it (like mailq, sendmail -q, postsuper).
+    #[command(subcommand)]
+    Queue(QueueCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,11 +58,72 @@ enum MapCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum QueueCommand {
+    /// Print the queued messages and their recipients, like mailq (works
+    /// while the relay runs).
+    List {
+        #[command(flatten)]
+        spool: SpoolDir,
+        /// `text` (mailq's layout) or `json`.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Make pending recipients due now, like sendmail -q / -qR; the relay's
+    /// queue runner delivers them.
+    Run {
+        #[command(flatten)]
+        spool: SpoolDir,
+        /// Only recipients in this domain or its sub-domains.
+        #[arg(long, value_name = "DOM")]
+        domain: Option<String>,
+    },
+    /// Keep messages from being attempted until released.
+    Hold(Ids),
+    /// Release held messages; their pending recipients are due now.
+    Release(Ids),
+    /// Remove messages from the queue without telling anyone.
+    Delete(Ids),
+    /// Fail the pending recipients of messages; the relay sends the reports.
+    Bounce(Ids),
+}
+
+/// `--spool DIR`, shared by the queue commands.
+#[derive(Debug, clap::Args)]
+struct SpoolDir {
+    /// The relay's spool directory (a relative path starts at the current directory).
+    #[arg(long = "spool", value_name = "DIR", default_value = "spool")]
+    dir: PathBuf,
+}
+
+/// The operands of the commands that act on messages.
+#[derive(Debug, clap::Args)]
+struct Ids {
+    /// Queue IDs, as `queue list` shows them.
+    #[arg(value_name = "ID", required = true)]
+    ids: Vec<String>,
+    #[command(flatten)]
+    spool: SpoolDir,
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Makemap { args } => makemap::run("smarthost makemap", &args),
         Command::Map(MapCommand::Lookup { file, key }) => map::lookup(&file, key.as_bytes()),
         Command::Map(MapCommand::Dump { file }) => map::dump(&file),
         Command::Map(MapCommand::Verify { file }) => map::verify(&file),
+        Command::Queue(command) => queue_command(command),
     }
+}
+
+fn queue_command(command: QueueCommand) -> ExitCode {
+    let (action, Ids { ids, spool }) = match command {
+        QueueCommand::List { spool, format } => return queue::list(&spool.dir, format),
+        QueueCommand::Run { spool, domain } => return queue::run(&spool.dir, domain.as_deref()),
+        QueueCommand::Hold(ids) => (Action::Hold, ids),
+        QueueCommand::Release(ids) => (Action::Release, ids),
+        QueueCommand::Delete(ids) => (Action::Delete, ids),
+        QueueCommand::Bounce(ids) => (Action::Bounce, ids),
+    };
+    queue::act(&spool.dir, action, &ids)
 }
