@@ -51,6 +51,41 @@ pub fn source_text(n: usize) -> Vec<u8> {
     text.into_bytes()
 }
 
+/// Parent-domain keys in [`routing_source_text`]: `.example-ORG.TLD` for
+/// every organisation and top-level domain that [`key`] uses.
+pub const PARENT_KEYS: usize = 1000 * TLDS.len();
+
+/// A mailertable of `n` entries (`n >= PARENT_KEYS`): first every
+/// `.example-ORG.TLD` parent key, routed to `esmtp:[%1.relay-ORG.net]`, then
+/// the first `n - PARENT_KEYS` exact names of [`source_text`]. A recipient
+/// in `a.b.c.example-42.com` tries four keys before `.example-42.com` matches.
+pub fn routing_source_text(n: usize) -> Vec<u8> {
+    assert!(n >= PARENT_KEYS, "a routing table holds at least the {PARENT_KEYS} parent keys");
+    let mut text = String::with_capacity(n * 60);
+    for j in 0..PARENT_KEYS {
+        let (org, tld) = (j % 1000, TLDS[j / 1000]);
+        let _ = writeln!(text, ".example-{org}.{tld}\tesmtp:[%1.relay-{org}.net]");
+    }
+    let mut exact = source_text(n - PARENT_KEYS);
+    let mut text = text.into_bytes();
+    text.append(&mut exact);
+    text
+}
+
+/// The parent key `.example-ORG.TLD` that [`routing_source_text`] holds
+/// for `i`, as a domain with `labels` more labels in front:
+/// `a.b.c.example-42.com` for three.
+pub fn routed_domain(i: u64, labels: usize) -> String {
+    let j = (mix(i ^ 0x7777) % PARENT_KEYS as u64) as usize;
+    let mut domain = String::new();
+    for label in ["a", "b", "c", "d", "e", "f"].iter().take(labels) {
+        domain.push_str(label);
+        domain.push('.');
+    }
+    let _ = write!(domain, "example-{}.{}", j % 1000, TLDS[j / 1000]);
+    domain
+}
+
 /// `count` indices below `n`, drawn at random but the same every run, so
 /// that a lookup loop walks the whole map instead of hitting one cached key.
 pub fn random_indices(n: usize, count: usize) -> Vec<u64> {

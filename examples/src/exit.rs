@@ -42,3 +42,25 @@ impl Failure {
         Self { status, message: message.to_string() }
     }
 }
+
+/// How a `smarthost` subcommand ended, short of an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Done: found, dumped, verified, acted on.
+    Ok,
+    /// Done, with a negative answer: not found, not sound, some IDs unknown.
+    Negative,
+}
+
+/// Exit status 0 or 1, or 2 with the message for an error, as `smarthost`
+/// subcommands (like `postmap -q`) report them.
+pub(crate) fn finish(result: Result<Status, String>) -> ExitCode {
+    match result {
+        Ok(Status::Ok) => ExitCode::SUCCESS,
+        Ok(Status::Negative) => ExitCode::from(1),
+        Err(message) => {
+            eprintln!("smarthost: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -3,6 +3,8 @@
 pub mod makemap;
 pub mod map;
 pub mod queue;
+pub mod route;
 
 mod exit;
+mod json;
 mod records;

@@ -14,6 +14,7 @@ use smarthost_maps::{
     Error, Map, MapGeneration, MapType, Severity, Source, SourceOptions, TextMap, open_map,
 };
 
+use crate::exit::{Status, finish};
 use crate::records::{reader_went_away, write_pair};
 
 /// Prints the value stored for `key` in the map `file` and a newline, like
@@ -88,29 +89,8 @@ pub fn verify(file: &Path) -> ExitCode {
     }))
 }
 
-/// How a command ended, short of an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Status {
-    /// Found, dumped, verified.
-    Ok,
-    /// Not found, or not sound.
-    Negative,
-}
-
-/// Exit status 0 or 1, or 2 with the message for an error.
-fn finish(result: Result<Status, String>) -> ExitCode {
-    match result {
-        Ok(Status::Ok) => ExitCode::SUCCESS,
-        Ok(Status::Negative) => ExitCode::from(1),
-        Err(message) => {
-            eprintln!("smarthost: {message}");
-            ExitCode::from(2)
-        }
-    }
-}
-
 /// Opens the map as the relay would, reporting what is wrong with it.
-fn open(file: &Path) -> Result<MapGeneration, String> {
+pub(crate) fn open(file: &Path) -> Result<MapGeneration, String> {
     let map = open_map(file, &SourceOptions::default()).map_err(|error| match error {
         Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => no_such_map(file),
         error => error.to_string(),

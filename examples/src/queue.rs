@@ -19,6 +19,8 @@ use smarthost_queue::{
     StoredMessage, Timestamp,
 };
 
+use crate::exit::{Status, finish};
+use crate::json::json_string;
 use crate::records::reader_went_away;
 
 /// The reason `queue bounce` records for every recipient it fails.
@@ -124,27 +126,6 @@ impl Action {
             Self::Release => "released",
             Self::Delete => "deleted",
             Self::Bounce => "bounced",
-        }
-    }
-}
-
-/// How a command ended, short of an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Status {
-    /// Done.
-    Ok,
-    /// Done, but some IDs were not in the queue.
-    Negative,
-}
-
-/// Exit status 0 or 1, or 2 with the message for an error.
-fn finish(result: Result<Status, String>) -> ExitCode {
-    match result {
-        Ok(Status::Ok) => ExitCode::SUCCESS,
-        Ok(Status::Negative) => ExitCode::from(1),
-        Err(message) => {
-            eprintln!("smarthost: {message}");
-            ExitCode::from(2)
         }
     }
 }
@@ -277,28 +258,6 @@ fn json_recipient(out: &mut String, recipient: &Recipient) {
     );
 }
 
-/// `text` as a JSON string literal (RFC 8259 §7): quotes, backslashes and
-/// control characters escaped, everything else as it is (JSON is UTF-8).
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Text from a peer (replies, addresses) with control characters escaped, so
 /// that it cannot break the listing's lines or the terminal.
 fn printable(text: &str) -> String {
@@ -359,12 +318,6 @@ mod tests {
         assert_eq!(at(1_700_000_000), "2023-11-14 22:13:20");
         assert_eq!(at(4_107_542_400), "2100-03-01 00:00:00");
         assert_eq!(at(253_402_300_799), "9999-12-31 23:59:59");
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string(""), r#""""#);
-        assert_eq!(json_string("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u0001é""#);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use smarthost::queue::{self, Action, Format};
-use smarthost::{makemap, map};
+use smarthost::{makemap, map, route};
 
 /// smarthost, a sendmail-compatible relay MTA: its maps and tools.
 #[derive(Debug, Parser)]
@@ -34,6 +34,56 @@ enum Command {
     /// Show the mail queue and act on it (like mailq, sendmail -q, postsuper).
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Show where each recipient goes and why (sendmail -bt's `3,0 ADDRESS`
+    /// and `/parse`): local names, mailertable, smart host, MX.
+    Route(RouteArgs),
+}
+
+/// `smarthost route`'s flags; those given override `--config`.
+#[derive(Debug, clap::Args)]
+struct RouteArgs {
+    /// The relay's TOML configuration file (hostname, local_host_names,
+    /// local_host_names_file, [maps] mailertable, [routing], [mailers.NAME]).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The mailertable: a compiled map, a text source, or a source whose .db exists.
+    #[arg(long, value_name = "FILE")]
+    mailertable: Option<PathBuf>,
+    /// This host's canonical name (sendmail's $j); default: the system's
+    /// host name, from /proc/sys/kernel/hostname.
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+    /// Another name (or [address] literal) of this host; repeatable.
+    #[arg(long = "local-host-name", value_name = "NAME")]
+    local_host_names: Vec<String>,
+    /// A local-host-names file (names separated by white space, # comments).
+    #[arg(long, value_name = "FILE")]
+    local_host_names_file: Option<PathBuf>,
+    /// SMART_HOST: [mailer:]host-list, e.g. relay:[smtp.isp.example].
+    #[arg(long, value_name = "SPEC")]
+    smart_host: Option<String>,
+    /// The smart host's mailer when SPEC names none (default relay).
+    #[arg(long, value_name = "NAME")]
+    relay_mailer: Option<String>,
+    /// text (sendmail's words), tsv (address, mailer, host, user) or json.
+    #[arg(long, value_enum, default_value_t)]
+    format: route::Format,
+    /// Print every step: local names, each mailertable key tried, the match,
+    /// its % expansion, the mailer's port, TLS and AUTH (and DNS answers).
+    #[arg(long)]
+    explain: bool,
+    /// Resolve the route's hosts through DNS and print the next hops.
+    #[arg(long)]
+    resolve: bool,
+    /// With --resolve: answer from this zone file instead of DNS (offline).
+    #[arg(long, value_name = "FILE", requires = "resolve")]
+    dns_zone: Option<PathBuf>,
+    /// The \[EXT\] mailertable extensions: per-user keys, [host]:port, `*`.
+    #[arg(long)]
+    extensions: bool,
+    /// Recipient addresses; `-` reads one a line from standard input.
+    #[arg(value_name = "ADDRESS", required = true, allow_hyphen_values = true)]
+    addresses: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +163,7 @@ fn main() -> ExitCode {
         Command::Map(MapCommand::Dump { file }) => map::dump(&file),
         Command::Map(MapCommand::Verify { file }) => map::verify(&file),
         Command::Queue(command) => queue_command(command),
+        Command::Route(args) => route::run(&route_settings(args)),
     }
 }
 
@@ -126,4 +177,22 @@ fn queue_command(command: QueueCommand) -> ExitCode {
         QueueCommand::Bounce(ids) => (Action::Bounce, ids),
     };
     queue::act(&spool.dir, action, &ids)
+}
+
+fn route_settings(args: RouteArgs) -> route::Settings {
+    route::Settings {
+        config: args.config,
+        mailertable: args.mailertable,
+        hostname: args.hostname,
+        local_host_names: args.local_host_names,
+        local_host_names_file: args.local_host_names_file,
+        smart_host: args.smart_host,
+        relay_mailer: args.relay_mailer,
+        format: args.format,
+        explain: args.explain,
+        resolve: args.resolve,
+        dns_zone: args.dns_zone,
+        extensions: args.extensions,
+        addresses: args.addresses,
+    }
 }
