@@ -17,7 +17,7 @@ use smarthost_benches::{ENTRIES, PARENT_KEYS, key, random_indices, routed_domain
 use smarthost_maps::{CompiledMap, MapBuilder, Source, SourceOptions};
 use smarthost_routing::{
     Address, Decision, LocalNames, Mailers, Mailertable, MailertableOptions, ParseOptions, RhsOptions, Route,
-    Router, SmartHost, TableRoute, Via, interpolate, parse_rhs,
+    RouteCache, Router, SmartHost, TableRoute, Via, interpolate, parse_rhs,
 };
 
 /// Domains the cycling benchmarks route through: more than the caches hold.
@@ -107,9 +107,10 @@ fn table_route(route: &Route) -> Option<TableRoute> {
 
 fn route(c: &mut Criterion, data: &Data) {
     let local = LocalNames::new("gw.example.net");
+    let cache = RouteCache::new();
     let mailers = Mailers::standard();
-    let router =
-        Router::new(&local, &mailers).mailertable(Mailertable::new(&data.map, MailertableOptions::default()));
+    let router = Router::new(&local, &mailers)
+        .mailertable(Mailertable::new(&data.map, MailertableOptions::default()).with_cache(&cache));
     let parse =
         |domain: &str| Address::parse(&format!("user@{domain}"), ParseOptions::default()).expect("parses");
 
@@ -124,6 +125,15 @@ fn route(c: &mut Criterion, data: &Data) {
     group.bench_function("naive/5_labels", |b| {
         b.iter(|| naive(&data.hash, black_box("a.b.c.example-42.com")))
     });
+
+    // An exact-name entry with a value without `%`: one key tried, and the
+    // parsed value comes from the route cache.
+    let exact = key(7);
+    let address = parse(&exact);
+    let routed = router.route(&address).expect("a sound map");
+    assert_eq!(table_route(&routed), naive(&data.hash, &exact), "router and naive agree");
+    group.bench_function("router/exact_cached", |b| b.iter(|| router.route(black_box(&address))));
+    group.bench_function("naive/exact", |b| b.iter(|| naive(&data.hash, black_box(&exact))));
 
     // The same over many domains of 3 to 6 labels, so the lookups miss the caches.
     let domains: Vec<String> = (0..DOMAINS as u64).map(|i| routed_domain(i, 1 + i as usize % 4)).collect();
@@ -153,10 +163,11 @@ fn route(c: &mut Criterion, data: &Data) {
 /// routed and written as a TSV row, through the CLI's own function.
 fn explainer(c: &mut Criterion, data: &Data) {
     let local = LocalNames::new("gw.example.net");
+    let cache = RouteCache::new();
     let mailers = Mailers::standard();
     let smart_host = SmartHost::parse("[smtp.isp.example]").expect("a smart host");
     let router = Router::new(&local, &mailers)
-        .mailertable(Mailertable::new(&data.map, MailertableOptions::default()))
+        .mailertable(Mailertable::new(&data.map, MailertableOptions::default()).with_cache(&cache))
         .smart_host(&smart_host);
 
     let mut group = c.benchmark_group("explainer");

@@ -18,8 +18,8 @@ use smarthost_maps::{MapGeneration, Source, SourceOptions};
 use smarthost_routing::{
     Address, AddressError, Decision, DnsError, Domain, HickoryResolver, Host, LocalNames, Mailer, Mailers,
     Mailertable, MailertableOptions, Mx, NextHop, ParseOptions, Probe, Resolver, RhsOptions, Route,
-    RouteFailure, Router, SmartHost, TableError, Via, ZoneResolver, lint_mailertable, random_seed,
-    resolve_next_hops,
+    RouteCache, RouteFailure, Router, SmartHost, TableError, Via, ZoneResolver, lint_mailertable,
+    random_seed, resolve_next_hops,
 };
 
 use crate::json::{json_option, json_string};
@@ -178,6 +178,8 @@ struct Setup {
     table_options: MailertableOptions,
     smart_host: Option<SmartHost>,
     relay_mailer: String,
+    /// Parsed mailertable values, shared by every address of the run.
+    cache: RouteCache,
 }
 
 impl Setup {
@@ -229,13 +231,13 @@ impl Setup {
             Some(file) => Some(open_mailertable(file, table_options, &mailers)?),
             None => None,
         };
-        Ok(Self { local, mailers, map, table_options, smart_host, relay_mailer })
+        Ok(Self { local, mailers, map, table_options, smart_host, relay_mailer, cache: RouteCache::new() })
     }
 
     fn router(&self) -> Router<'_> {
         let mut router = Router::new(&self.local, &self.mailers).relay_mailer(&self.relay_mailer);
         if let Some(map) = &self.map {
-            router = router.mailertable(Mailertable::new(map, self.table_options));
+            router = router.mailertable(Mailertable::new(map, self.table_options).with_cache(&self.cache));
         }
         if let Some(smart_host) = &self.smart_host {
             router = router.smart_host(smart_host);
@@ -404,7 +406,7 @@ impl<W: Write> Printer<'_, W> {
         if let (Some(dns), Outcome::Routed(Route { decision: Decision::Deliver { mailer, hosts, .. }, .. })) =
             (self.dns, &outcome)
         {
-            for spec in hosts {
+            for spec in hosts.iter() {
                 if let (Host::Name(name), true) = (&spec.host, spec.mx) {
                     mx.push((name.clone(), dns.mx(name)));
                 }

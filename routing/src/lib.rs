@@ -24,6 +24,6 @@ pub use host::{Host, HostSpec};
 pub use lint::{Lint, lint_mailertable};
 pub use local::{LocalNames, LocalNamesError};
 pub use mailer::{AuthPolicy, Mailer, MailerKind, Mailers, TlsPolicy, UnknownPolicy};
-pub use mailertable::{Mailertable, MailertableOptions, Probe, TableError, TableMatch};
+pub use mailertable::{Mailertable, MailertableOptions, Probe, RouteCache, TableError, TableMatch};
 pub use rhs::{ErrorReply, RhsError, RhsOptions, TableRoute, has_mailer, interpolate, parse_rhs};
 pub use route::{Decision, Route, Router, SmartHost, TableEntry, Via};

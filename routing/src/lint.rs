@@ -64,7 +64,7 @@ pub fn lint_mailertable(
         match parse_rhs(&value, RhsOptions { ports: options.ports }) {
             Err(error) => say(error.to_string()),
             Ok(TableRoute::Deliver { mailer, hosts, .. }) => {
-                for host in &hosts {
+                for host in hosts.iter() {
                     if let Host::Name(name) = &host.host
                         && !name.contains('%')
                         && name.bytes().all(|b| b.is_ascii_digit())

@@ -1,6 +1,8 @@
 //! The mailertable: most specific domain suffix wins (spec mailertable.md §3–§5).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use smarthost_maps::Map;
 
@@ -45,6 +47,45 @@ impl MailertableOptions {
 pub struct Mailertable<'m> {
     map: &'m dyn Map,
     options: MailertableOptions,
+    cache: Option<&'m RouteCache>,
+}
+
+/// Parsed right-hand sides, keyed by their text, so that a value most
+/// recipients match is parsed once rather than for every recipient.
+///
+/// A value's meaning depends only on its text (and the ports option), so
+/// one cache can outlive map reloads. Values with `%` are not cached: their
+/// meaning depends on the domain. It holds at most [`RouteCache::CAPACITY`]
+/// entries and starts over when full, which bounds its memory.
+#[derive(Debug, Default)]
+pub struct RouteCache {
+    /// One map for each setting of the ports option, which changes how a
+    /// value reads.
+    routes: [RwLock<HashMap<Arc<str>, TableRoute>>; 2],
+}
+
+impl RouteCache {
+    /// The most values it holds for each ports setting.
+    pub const CAPACITY: usize = 4096;
+
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn get(&self, value: &str, ports: bool) -> Option<(Arc<str>, TableRoute)> {
+        let routes = self.routes[usize::from(ports)].read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        routes.get_key_value(value).map(|(text, route)| (Arc::clone(text), route.clone()))
+    }
+
+    fn insert(&self, value: Arc<str>, ports: bool, route: TableRoute) {
+        let mut routes =
+            self.routes[usize::from(ports)].write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if routes.len() >= Self::CAPACITY {
+            routes.clear();
+        }
+        routes.insert(value, route);
+    }
 }
 
 /// The entry that matched, and what it says.
@@ -53,9 +94,9 @@ pub struct TableMatch {
     /// The key that matched.
     pub key: String,
     /// The value as stored, before interpolation.
-    pub value: String,
+    pub value: Arc<str>,
     /// The value after `%` interpolation.
-    pub expanded: String,
+    pub expanded: Arc<str>,
     /// The route it names.
     pub route: TableRoute,
 }
@@ -95,7 +136,13 @@ const MAX_LABELS: usize = 127;
 impl<'m> Mailertable<'m> {
     /// A table over `map` (keys folded by the map, as makemap builds it).
     pub fn new(map: &'m dyn Map, options: MailertableOptions) -> Self {
-        Self { map, options }
+        Self { map, options, cache: None }
+    }
+
+    /// Keeps parsed values in `cache` (see [`RouteCache`]).
+    pub fn with_cache(mut self, cache: &'m RouteCache) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Finds the entry for a recipient `local@domain` (§4): the exact
@@ -219,10 +266,30 @@ impl<'m> Mailertable<'m> {
     }
 
     fn resolve(&self, key: &str, value: &str, args: &[&str]) -> Result<TableMatch, TableError> {
-        let expanded = if value.contains('%') { interpolate(value, args) } else { value.to_string() };
-        let route = parse_rhs(&expanded, RhsOptions { ports: self.options.ports })
-            .map_err(|error| TableError::BadValue { key: key.to_string(), error })?;
-        Ok(TableMatch { key: key.to_string(), value: value.to_string(), expanded, route })
+        let ports = self.options.ports;
+        let parse = |text: &str| {
+            parse_rhs(text, RhsOptions { ports })
+                .map_err(|error| TableError::BadValue { key: key.to_string(), error })
+        };
+        if value.contains('%') {
+            let expanded: Arc<str> = interpolate(value, args).into();
+            let route = parse(&expanded)?;
+            return Ok(TableMatch { key: key.to_string(), value: value.into(), expanded, route });
+        }
+        if let Some((value, route)) = self.cache.and_then(|cache| cache.get(value, ports)) {
+            return Ok(TableMatch {
+                key: key.to_string(),
+                value: Arc::clone(&value),
+                expanded: value,
+                route,
+            });
+        }
+        let route = parse(value)?;
+        let value: Arc<str> = value.into();
+        if let Some(cache) = self.cache {
+            cache.insert(Arc::clone(&value), ports, route.clone());
+        }
+        Ok(TableMatch { key: key.to_string(), value: Arc::clone(&value), expanded: value, route })
     }
 }
 
@@ -230,4 +297,32 @@ enum Walk {
     Found(TableMatch),
     Continue(String),
     NotFound,
+}
+
+#[cfg(test)]
+mod tests {
+    use smarthost_maps::{SourceOptions, TextMap};
+
+    use super::*;
+
+    #[test]
+    fn the_route_cache_is_bounded_and_answers_like_a_fresh_parse() {
+        let cache = RouteCache::new();
+        for n in 0..RouteCache::CAPACITY + 10 {
+            let value = format!("esmtp:[mx{n}.example]");
+            cache.insert(value.as_str().into(), false, parse_rhs(&value, RhsOptions::default()).unwrap());
+        }
+        assert!(cache.routes[0].read().unwrap().len() <= RouteCache::CAPACITY);
+
+        let (map, _) = TextMap::from_source(b".example esmtp:[mx.example]:587\n", &SourceOptions::default());
+        let cache = RouteCache::new();
+        let plain = Mailertable::new(&map, MailertableOptions::default());
+        let ported = Mailertable::new(&map, MailertableOptions::extensions()).with_cache(&cache);
+        let cached = Mailertable::new(&map, MailertableOptions::default()).with_cache(&cache);
+        let route = |table: &Mailertable<'_>| table.lookup("u", "a.example", None).unwrap().unwrap().route;
+        // The same text reads differently with ports on; the cache keeps them apart.
+        assert_ne!(route(&ported), route(&plain));
+        assert_eq!(route(&cached), route(&plain));
+        assert_eq!(route(&cached), route(&plain));
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use crate::{Host, HostSpec};
 
@@ -13,15 +14,16 @@ pub enum TableRoute {
     /// Deliver with `mailer` to `hosts`.
     Deliver {
         /// The mailer name, lower-cased (names are case-insensitive).
-        mailer: String,
-        /// The host list, in order.
-        hosts: Vec<HostSpec>,
+        mailer: Arc<str>,
+        /// The host list, in order. Shared: routes are cloned from a
+        /// [`crate::RouteCache`] for every recipient.
+        hosts: Arc<[HostSpec]>,
         /// `mailer:user@host`: the new recipient address, which replaces the
         /// whole original one (`user@host-part`, as written).
-        recipient: Option<String>,
+        recipient: Option<Arc<str>>,
         /// The host part as the entry names it (brackets and list kept,
         /// interpolation done): sendmail's `/parse` host column.
-        host_text: String,
+        host_text: Arc<str>,
     },
     /// Local delivery to `user`; `None` keeps the original local part
     /// (`local:` alone).
@@ -167,12 +169,17 @@ pub fn parse_rhs(value: &str, options: RhsOptions) -> Result<TableRoute, RhsErro
             if host_text.is_empty() {
                 return Err(RhsError::NoHost(value.to_string()));
             }
-            let hosts = parse_host_list(host_text, options, value)?;
+            // One host is the common case: build its list in one allocation.
+            let hosts: Arc<[HostSpec]> = if host_text.contains([':', ',']) {
+                parse_host_list(host_text, options, value)?.into()
+            } else {
+                Arc::new([parse_host(host_text, 0, value)?])
+            };
             Ok(TableRoute::Deliver {
-                mailer,
+                mailer: mailer.into(),
                 hosts,
-                recipient: recipient_user.map(|user| format!("{user}@{host_text}")),
-                host_text: host_text.to_string(),
+                recipient: recipient_user.map(|user| format!("{user}@{host_text}").into()),
+                host_text: host_text.into(),
             })
         }
     }

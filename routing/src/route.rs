@@ -45,9 +45,9 @@ pub struct SmartHost {
     /// The mailer, when the specification names one.
     pub mailer: Option<String>,
     /// The hosts.
-    pub hosts: Vec<HostSpec>,
+    pub hosts: Arc<[HostSpec]>,
     /// The host part as written.
-    pub host_text: String,
+    pub host_text: Arc<str>,
 }
 
 impl SmartHost {
@@ -89,9 +89,9 @@ pub enum Decision {
         /// The mailer, with its port and TLS and AUTH policies.
         mailer: Arc<Mailer>,
         /// The host list, before DNS.
-        hosts: Vec<HostSpec>,
+        hosts: Arc<[HostSpec]>,
         /// The host part as the route names it (sendmail's `/parse` host).
-        host_text: String,
+        host_text: Arc<str>,
         /// The address to give in `RCPT TO` (rewritten by `mailer:user@host`).
         recipient: String,
     },
@@ -129,9 +129,9 @@ pub struct TableEntry {
     /// The key that matched.
     pub key: String,
     /// The value as stored.
-    pub value: String,
+    pub value: Arc<str>,
     /// The value after `%` interpolation.
-    pub expanded: String,
+    pub expanded: Arc<str>,
 }
 
 impl<'c> Router<'c> {
@@ -208,12 +208,17 @@ impl<'c> Router<'c> {
         }
         if let Some(smart_host) = self.smart_host {
             let mailer = smart_host.mailer.as_deref().unwrap_or(self.relay_mailer);
-            let decision =
-                self.deliver(mailer, smart_host.hosts.clone(), &smart_host.host_text, address.to_string());
+            let decision = self.deliver(
+                mailer,
+                smart_host.hosts.clone(),
+                smart_host.host_text.clone(),
+                address.to_string(),
+            );
             return Ok(Route { decision, via: Via::SmartHost });
         }
-        let hosts = vec![HostSpec { host: Host::Name(name.clone()), mx: true, port: None, group: 0 }];
-        let decision = self.deliver(self.default_mailer, hosts, name, address.to_string());
+        let hosts: Arc<[HostSpec]> =
+            Arc::new([HostSpec { host: Host::Name(name.clone()), mx: true, port: None, group: 0 }]);
+        let decision = self.deliver(self.default_mailer, hosts, name.as_str().into(), address.to_string());
         Ok(Route { decision, via: Via::Mx })
     }
 
@@ -228,13 +233,14 @@ impl<'c> Router<'c> {
         let recipient = address.to_string();
         if let Some(smart_host) = self.smart_host {
             let mailer = smart_host.mailer.as_deref().unwrap_or(self.default_mailer);
-            let decision = self.deliver(mailer, smart_host.hosts.clone(), &smart_host.host_text, recipient);
+            let decision =
+                self.deliver(mailer, smart_host.hosts.clone(), smart_host.host_text.clone(), recipient);
             return Route { decision, via: Via::LiteralToSmartHost };
         }
         let spec = HostSpec { host: Host::Ip(addr), mx: false, port: None, group: 0 };
-        let host_text = spec.to_string();
+        let host_text: Arc<str> = spec.to_string().into();
         Route {
-            decision: self.deliver(self.default_mailer, vec![spec], &host_text, recipient),
+            decision: self.deliver(self.default_mailer, Arc::new([spec]), host_text, recipient),
             via: Via::Literal,
         }
     }
@@ -242,8 +248,8 @@ impl<'c> Router<'c> {
     fn table_decision(&self, address: &Address, route: TableRoute) -> Decision {
         match route {
             TableRoute::Deliver { mailer, hosts, recipient, host_text } => {
-                let recipient = recipient.unwrap_or_else(|| address.to_string());
-                self.deliver_owned(&mailer, hosts, host_text, recipient)
+                let recipient = recipient.map_or_else(|| address.to_string(), |r| r.to_string());
+                self.deliver(&mailer, hosts, host_text, recipient)
             }
             TableRoute::Local { user } => {
                 Decision::Local { user: user.unwrap_or_else(|| address.local_part().to_string()) }
@@ -252,15 +258,11 @@ impl<'c> Router<'c> {
         }
     }
 
-    fn deliver(&self, mailer: &str, hosts: Vec<HostSpec>, host_text: &str, recipient: String) -> Decision {
-        self.deliver_owned(mailer, hosts, host_text.to_string(), recipient)
-    }
-
-    fn deliver_owned(
+    fn deliver(
         &self,
         mailer: &str,
-        hosts: Vec<HostSpec>,
-        host_text: String,
+        hosts: Arc<[HostSpec]>,
+        host_text: Arc<str>,
         recipient: String,
     ) -> Decision {
         match self.mailers.shared(mailer) {
@@ -281,7 +283,7 @@ impl Route {
     pub fn columns(&self) -> [String; 3] {
         match &self.decision {
             Decision::Deliver { mailer, host_text, recipient, .. } => {
-                [mailer.name.clone(), host_text.clone(), recipient.clone()]
+                [mailer.name.clone(), host_text.to_string(), recipient.clone()]
             }
             Decision::Local { user } => ["local".into(), String::new(), user.clone()],
             Decision::Error(reply) => [

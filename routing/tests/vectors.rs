@@ -6,8 +6,8 @@ use std::path::Path;
 
 use smarthost_maps::{CompiledMap, Map, MapBuilder, Source, SourceOptions, TextMap};
 use smarthost_routing::{
-    Address, LocalNames, Mailers, Mailertable, MailertableOptions, ParseOptions, RhsOptions, Router,
-    SmartHost,
+    Address, LocalNames, Mailers, Mailertable, MailertableOptions, ParseOptions, RhsOptions, RouteCache,
+    Router, SmartHost,
 };
 
 struct Options {
@@ -36,11 +36,16 @@ fn options(dir: &Path) -> Options {
     Options { local, smart_host, table }
 }
 
-/// Routes each address of `expected.tsv` and returns the TSV the router gives.
-fn route_all(dir: &Path, map: &dyn Map) -> (String, String) {
+/// Routes each address of `expected.tsv` and returns the TSV the router
+/// gives; with a cache, each address twice, so the second answer comes from it.
+fn route_all(dir: &Path, map: &dyn Map, cache: Option<&RouteCache>) -> (String, String) {
     let options = options(dir);
     let mailers = Mailers::standard();
-    let mut router = Router::new(&options.local, &mailers).mailertable(Mailertable::new(map, options.table));
+    let mut table = Mailertable::new(map, options.table);
+    if let Some(cache) = cache {
+        table = table.with_cache(cache);
+    }
+    let mut router = Router::new(&options.local, &mailers).mailertable(table);
     if let Some(smart_host) = &options.smart_host {
         router = router.smart_host(smart_host);
     }
@@ -49,7 +54,11 @@ fn route_all(dir: &Path, map: &dyn Map) -> (String, String) {
     for line in expected.lines() {
         let given = line.split('\t').next().unwrap();
         let address = Address::parse(given, ParseOptions::default()).unwrap();
-        let [mailer, host, user] = router.route(&address).unwrap().columns();
+        let route = router.route(&address).unwrap();
+        if cache.is_some() {
+            assert_eq!(router.route(&address).unwrap(), route, "{given}: a cached answer differs");
+        }
+        let [mailer, host, user] = route.columns();
         actual.push_str(&format!("{given}\t{mailer}\t{host}\t{user}\n"));
     }
     (expected, actual)
@@ -63,15 +72,18 @@ fn every_table_routes_as_the_spec_says() {
         let source = fs::read(dir.join("mailertable")).unwrap();
         let (text_map, diagnostics) = TextMap::from_source(&source, &SourceOptions::default());
         assert!(diagnostics.is_empty(), "{table}: {diagnostics:?}");
-        let (expected, actual) = route_all(&dir, &text_map);
+        let (expected, actual) = route_all(&dir, &text_map, None);
         assert_eq!(actual, expected, "{table} through a text map");
+        let cache = RouteCache::new();
+        let (_, actual) = route_all(&dir, &text_map, Some(&cache));
+        assert_eq!(actual, expected, "{table} through a text map and a route cache");
 
         let temp = tempfile::tempdir().unwrap();
         let path = temp.path().join("mailertable.db");
         let options = SourceOptions::default();
         MapBuilder::new(&path, &options).write(Source::parse(&source, &options).entries()).unwrap();
         let compiled = CompiledMap::open(&path).unwrap();
-        let (_, actual) = route_all(&dir, &compiled);
+        let (_, actual) = route_all(&dir, &compiled, None);
         assert_eq!(actual, expected, "{table} through a compiled map");
     }
 }

@@ -60,9 +60,9 @@ fn host_lists_keep_brackets_groups_and_ipv6_colons() {
 fn a_user_before_the_host_replaces_the_recipient() {
     let route = parse_rhs("SMTP:bob@[192.168.1.10]", RhsOptions::default()).unwrap();
     let TableRoute::Deliver { mailer, hosts, recipient, host_text } = route else { panic!() };
-    assert_eq!(mailer, "smtp");
+    assert_eq!(&*mailer, "smtp");
     assert_eq!(recipient.as_deref(), Some("bob@[192.168.1.10]"));
-    assert_eq!(host_text, "[192.168.1.10]");
+    assert_eq!(&*host_text, "[192.168.1.10]");
     assert_eq!(hosts[0].to_string(), "[192.168.1.10]");
     assert!(!hosts[0].mx);
 }
