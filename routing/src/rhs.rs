@@ -265,8 +265,7 @@ fn parse_host(element: &str, group: u16, value: &str) -> Result<HostSpec, RhsErr
     if inner.is_empty() {
         return Err(bad(element, value, "empty host"));
     }
-    let host = if let Some(v6) = inner.get(..5).filter(|p| p.eq_ignore_ascii_case("IPv6:")) {
-        let _ = v6;
+    let host = if inner.get(..5).is_some_and(|tag| tag.eq_ignore_ascii_case("IPv6:")) {
         let addr: Ipv6Addr = inner[5..].parse().map_err(|_| bad(element, value, "not an IPv6 address"))?;
         Host::Ip(IpAddr::V6(addr))
     } else if bracketed && inner.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
