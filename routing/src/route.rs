@@ -309,3 +309,65 @@ impl fmt::Display for Route {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ParseOptions;
+
+    fn address(text: &str) -> Address {
+        Address::parse(text, ParseOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn literals_skip_the_table_and_follow_sendmails_exceptions() {
+        let mut local = LocalNames::new("gw.example.net");
+        local.add_address("192.0.2.1".parse().unwrap());
+        let mailers = Mailers::standard();
+        let router = Router::new(&local, &mailers);
+        assert_eq!(
+            router.route(&address("u@[192.0.2.7]")).unwrap().to_string(),
+            "mailer esmtp, host [192.0.2.7], user u@[192.0.2.7]"
+        );
+        assert_eq!(router.route(&address("u@[IPv6:2001:db8::7]")).unwrap().via, Via::Literal);
+        let ours = router.route(&address("root@[192.0.2.1]")).unwrap();
+        assert_eq!((ours.to_string(), ours.via), ("mailer local, user root".to_string(), Via::LocalName));
+
+        // A smart host that names its mailer keeps it for literals too.
+        let smart_host = SmartHost::parse("smtp8:[hub.example.net]").unwrap();
+        let router = router.smart_host(&smart_host);
+        let route = router.route(&address("u@[192.0.2.7]")).unwrap();
+        assert_eq!(
+            (route.to_string(), route.via),
+            ("mailer smtp8, host [hub.example.net], user u@[192.0.2.7]".to_string(), Via::LiteralToSmartHost)
+        );
+        assert_eq!(router.route(&address("u@example.org")).unwrap().via, Via::SmartHost);
+    }
+
+    #[test]
+    fn postmaster_and_unqualified_addresses_are_local() {
+        let local = LocalNames::new("gw.example.net");
+        let mailers = Mailers::standard();
+        let router = Router::new(&local, &mailers);
+        let route = router.route_path(&ForwardPath::Postmaster).unwrap();
+        assert_eq!(route.columns(), ["local".to_string(), String::new(), "postmaster".to_string()]);
+        assert_eq!(router.route(&address("alice")).unwrap().via, Via::Unqualified);
+        assert_eq!(router.route(&address("alice@example.org")).unwrap().via, Via::Mx);
+    }
+
+    #[test]
+    fn the_relay_mailer_can_be_renamed_and_an_unknown_one_is_an_error() {
+        let local = LocalNames::new("gw.example.net");
+        let mailers = Mailers::standard();
+        let smart_host = SmartHost::parse("[smtp.isp.example]").unwrap();
+        let router = Router::new(&local, &mailers).smart_host(&smart_host).relay_mailer("submission");
+        let route = router.route(&address("u@example.org")).unwrap();
+        let Decision::Deliver { mailer, .. } = &route.decision else { panic!("{route}") };
+        assert_eq!(mailer.port, 587);
+        let router = router.relay_mailer("nosuch");
+        assert_eq!(
+            router.route(&address("u@example.org")).unwrap().columns()[2],
+            "554 5.3.5 buildaddr: unknown mailer nosuch"
+        );
+    }
+}
