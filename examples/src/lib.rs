@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod authinfo;
 pub mod makemap;
 pub mod map;
 pub mod queue;

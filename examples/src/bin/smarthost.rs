@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use smarthost::queue::{self, Action, Format};
-use smarthost::{makemap, map, route};
+use smarthost::{authinfo, makemap, map, route};
 
 /// smarthost, a sendmail-compatible relay MTA: its maps and tools.
 #[derive(Debug, Parser)]
@@ -37,6 +37,54 @@ enum Command {
     /// Show where each recipient goes and why (sendmail -bt's `3,0 ADDRESS`
     /// and `/parse`): local names, mailertable, smart host, MX.
     Route(RouteArgs),
+    /// Check an AuthInfo file (client SMTP AUTH credentials) and show which
+    /// entry and mechanism the relay would use for a server; passwords are
+    /// never printed.
+    #[command(subcommand)]
+    Authinfo(AuthinfoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthinfoCommand {
+    /// Check permissions and every entry, list the entries (passwords
+    /// redacted), warn about a default entry: exit 0 ok, 1 bad entries,
+    /// 2 unsafe or unreadable file.
+    Check {
+        /// The AuthInfo map: a text source, a compiled map, or a source whose .db exists.
+        file: PathBuf,
+    },
+    /// Show the keys tried for HOST, the entry that matches and the SASL
+    /// mechanism that would be used: exit 0 found, 1 no entry or no usable
+    /// mechanism, 2 error.
+    Lookup(AuthinfoLookupArgs),
+}
+
+/// `smarthost authinfo lookup`'s operands and flags.
+#[derive(Debug, clap::Args)]
+struct AuthinfoLookupArgs {
+    /// The AuthInfo map: a text source, a compiled map, or a source whose .db exists.
+    file: PathBuf,
+    /// The server connected to (sendmail's ${server_name}), e.g. smtp.isp.example or [192.0.2.25].
+    host: String,
+    /// The server's IP address (sendmail's ${server_addr}).
+    #[arg(long, value_name = "ADDR")]
+    ip: Option<std::net::IpAddr>,
+    /// The envelope sender, for the AuthInfoFrom: keys.
+    #[arg(long, value_name = "ADDR")]
+    sender: Option<String>,
+    /// The mechanisms on the server's AUTH line, e.g. "PLAIN LOGIN"; default: all.
+    #[arg(long, value_name = "MECHS")]
+    server_mechs: Option<String>,
+    /// The connection is TLS-protected (without it PLAIN and LOGIN are refused).
+    #[arg(long)]
+    tls: bool,
+    /// The file is the access map (FEATURE(access_db)): also try parent
+    /// domains and address prefixes.
+    #[arg(long)]
+    access_map: bool,
+    /// This host's name, the default realm; default: the system's host name.
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
 }
 
 /// `smarthost route`'s flags; those given override `--config`.
@@ -164,6 +212,17 @@ fn main() -> ExitCode {
         Command::Map(MapCommand::Verify { file }) => map::verify(&file),
         Command::Queue(command) => queue_command(command),
         Command::Route(args) => route::run(&route_settings(args)),
+        Command::Authinfo(AuthinfoCommand::Check { file }) => authinfo::check(&file),
+        Command::Authinfo(AuthinfoCommand::Lookup(args)) => authinfo::lookup(&authinfo::LookupSettings {
+            file: args.file,
+            host: args.host,
+            ip: args.ip,
+            sender: args.sender,
+            server_mechs: args.server_mechs,
+            tls: args.tls,
+            access_map: args.access_map,
+            hostname: args.hostname,
+        }),
     }
 }
 
