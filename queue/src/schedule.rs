@@ -469,7 +469,9 @@ impl Scheduler {
                 let Slot::Live(live) = slot else { continue };
                 let wanted = match &domain {
                     None => true,
-                    Some(domain) => live.domain.as_deref().is_some_and(|own| is_within(own, domain)),
+                    Some(domain) => {
+                        live.domain.as_deref().is_some_and(|own| crate::spool::is_within(own, domain))
+                    }
                 };
                 match live.phase {
                     Phase::Scheduled(due) if wanted => {
@@ -831,11 +833,6 @@ impl Lanes {
 /// The text after the last `@`, without a trailing dot.
 fn domain_of(address: &str) -> Option<&str> {
     address.rsplit_once('@').map(|(_, domain)| domain.trim_end_matches('.'))
-}
-
-/// Whether lower-cased `own` is `domain` or below it, whole labels only.
-fn is_within(own: &str, domain: &str) -> bool {
-    own == domain || own.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.'))
 }
 
 #[cfg(test)]

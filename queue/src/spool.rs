@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use crate::storage::{FsOptions, FsStorage, Recovery, Storage, StorageError, StoredMessage};
-use crate::{Envelope, IdGenerator, QueueId, RecipientState, Timestamp};
+use crate::{Envelope, IdGenerator, QueueId, RecipientState, Timestamp, lock};
 
 /// The queue of messages, each on stable storage from the moment
 /// [`Spool::enqueue`] returns.
@@ -177,12 +177,9 @@ impl Spool {
             if queued.envelope.held {
                 continue;
             }
-            let mut preview = queued.envelope.clone();
-            let made = make_due(&mut preview, now, domain);
-            if made > 0 {
-                self.update(queued.id, |envelope| {
-                    make_due(envelope, now, domain);
-                })?;
+            if queued.envelope.recipients.iter().any(|r| is_due_candidate(r, domain)) {
+                let mut made = 0;
+                self.update(queued.id, |envelope| made = make_due(envelope, now, domain))?;
                 count += made;
             }
         }
@@ -203,13 +200,16 @@ impl Spool {
 /// Sets `next_attempt = now` on pending recipients (in `domain`, if given).
 fn make_due(envelope: &mut Envelope, now: Timestamp, domain: Option<&str>) -> usize {
     let mut count = 0;
-    for recipient in envelope.recipients.iter_mut().filter(|r| r.state.is_pending()) {
-        if domain.is_none_or(|domain| in_domain(&recipient.address, domain)) {
-            recipient.next_attempt = Some(now);
-            count += 1;
-        }
+    for recipient in envelope.recipients.iter_mut().filter(|r| is_due_candidate(r, domain)) {
+        recipient.next_attempt = Some(now);
+        count += 1;
     }
     count
+}
+
+/// A pending recipient in `domain` (any, if none is given).
+fn is_due_candidate(recipient: &crate::Recipient, domain: Option<&str>) -> bool {
+    recipient.state.is_pending() && domain.is_none_or(|domain| in_domain(&recipient.address, domain))
 }
 
 /// Whether `address`'s domain is `domain` or a sub-domain of it, whole
@@ -218,11 +218,12 @@ pub fn in_domain(address: &str, domain: &str) -> bool {
     let Some((_, host)) = address.rsplit_once('@') else { return false };
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let domain = domain.trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
-    host == domain || host.strip_suffix(&domain).is_some_and(|rest| rest.ends_with('.'))
+    is_within(&host, &domain)
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// [`in_domain`] on names already lower-cased, without dots at the ends.
+pub(crate) fn is_within(host: &str, domain: &str) -> bool {
+    host == domain || host.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.'))
 }
 
 #[cfg(test)]

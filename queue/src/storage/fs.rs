@@ -21,13 +21,13 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::record::{self, Invalid, Kind};
 use super::{Recovery, SetAside, Storage, StorageError, StoredMessage};
-use crate::{Envelope, QueueId};
+use crate::{Envelope, QueueId, lock};
 
 /// How the spool makes records durable. The names say what they promise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -799,10 +799,6 @@ fn check_size(bytes: &[u8]) -> Result<(), StorageError> {
         return Err(StorageError::TooLarge(bytes.len() as u64));
     }
     Ok(())
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StorageError {
