@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod dsn;
 mod reply;
 mod status;
 
