@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod data;
+pub mod dsn;
 mod params;
 mod reply;
 mod status;
