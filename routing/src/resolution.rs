@@ -459,8 +459,12 @@ impl Walk<'_, '_> {
         {
             return Ok(());
         }
-        let route = resolver.router.route(address)?;
-        self.steps.push(Step::Routed { address: address.to_string(), via: route.via.clone() });
+        let mut probes = Vec::new();
+        let route = match self.explain {
+            true => resolver.router.route_explained(address, &mut probes)?,
+            false => resolver.router.route(address)?,
+        };
+        self.steps.push(Step::Routed { address: address.to_string(), via: route.via.clone(), probes });
         match route.decision {
             Decision::Local { ref user } => self.local(user, ctx, no_alias),
             Decision::Deliver { .. } => {

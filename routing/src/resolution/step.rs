@@ -32,6 +32,8 @@ pub enum Step {
         address: String,
         /// The rule that decided.
         via: Via,
+        /// The mailertable keys tried (only when explaining).
+        probes: Vec<Probe>,
     },
     /// The aliases were searched for the local user `user`.
     Alias {
@@ -102,6 +104,23 @@ impl Step {
                 });
                 lines
             }
+            Self::Routed { probes, .. } => {
+                let mut lines: Vec<String> = probes
+                    .iter()
+                    .map(|probe| {
+                        let mut line = match &probe.value {
+                            Some(value) => format!("mailertable key `{}`: found `{value}`", probe.key),
+                            None => format!("mailertable key `{}`: not found", probe.key),
+                        };
+                        if let Some(skipped) = &probe.skipped {
+                            line.push_str(&format!(", passed over: {skipped}"));
+                        }
+                        line
+                    })
+                    .collect();
+                lines.push(self.to_string());
+                lines
+            }
             _ => vec![self.to_string()],
         }
     }
@@ -133,7 +152,7 @@ impl fmt::Display for Step {
             Self::Virtuser { address, matched: None, .. } => {
                 write!(f, "virtusertable: no entry for {address}")
             }
-            Self::Routed { address, via } => write!(f, "routed: {address} by {}", via_name(via)),
+            Self::Routed { address, via, .. } => write!(f, "routed: {address} by {}", via_name(via)),
             Self::Alias { user, matched: Some(found), .. } => {
                 write!(f, "aliases: {user} matches `{}`: {}", found.key, found.value.trim())
             }
@@ -153,14 +172,14 @@ impl fmt::Display for Step {
     }
 }
 
-fn via_name(via: &Via) -> &'static str {
+fn via_name(via: &Via) -> String {
     match via {
-        Via::Unqualified => "an unqualified address or <postmaster>: local",
-        Via::LocalName => "a local name (class w): local",
-        Via::LiteralToSmartHost => "a domain literal: the smart host",
-        Via::Literal => "a domain literal: that address",
-        Via::Mailertable(_) => "the mailertable",
-        Via::SmartHost => "the smart host",
-        Via::Mx => "the domain's MX records",
+        Via::Unqualified => "an unqualified address or <postmaster>: local".into(),
+        Via::LocalName => "a local name (class w): local".into(),
+        Via::LiteralToSmartHost => "a domain literal: the smart host".into(),
+        Via::Literal => "a domain literal: that address".into(),
+        Via::Mailertable(found) => format!("the mailertable entry `{}` -> `{}`", found.key, found.expanded),
+        Via::SmartHost => "the smart host".into(),
+        Via::Mx => "the domain's MX records".into(),
     }
 }
