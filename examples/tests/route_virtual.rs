@@ -326,3 +326,35 @@ fn alias_file_problems_go_to_stderr_with_file_and_line() {
     );
     assert!(outcome.stderr.contains("aliases:4: error: `nocolon`... missing colon"), "{}", outcome.stderr);
 }
+
+#[test]
+fn resolve_gives_each_smtp_target_its_next_hops() {
+    let scratch = Scratch::new();
+    scratch.fixture("route.zone");
+    scratch.write("aliases", b"team: alice, bob@example.org, carol@nomail.example\n");
+    let outcome = route(
+        &scratch,
+        &[
+            "--hostname",
+            "gw.example.net",
+            "--aliases",
+            "aliases",
+            "--resolve",
+            "--dns-zone",
+            "route.zone",
+            "--format",
+            "tsv",
+            "team",
+        ],
+        Stdin::Null,
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let lines: Vec<String> = outcome.stdout_text().lines().map(String::from).collect();
+    assert_eq!(lines[0], "team\tlocal\t\talice\t");
+    assert_eq!(
+        lines[1],
+        "team\tesmtp\texample.org\tbob@example.org\t192.0.2.10:25,192.0.2.20:25,[2001:db8::20]:25"
+    );
+    assert!(lines[2].starts_with("team\tesmtp\tnomail.example\tcarol@nomail.example\t"), "{}", lines[2]);
+    assert!(lines[2].contains("null MX"), "{}", lines[2]);
+}

@@ -84,7 +84,7 @@ pub struct RecipientResolver<'c> {
 }
 
 /// The settings that change resolution. The default is sendmail's behaviour
-/// with the project's recommendations ([REC]); [`ResolveOptions::sendmail`]
+/// with the project's recommendations (\[REC\]); [`ResolveOptions::sendmail`]
 /// is sendmail's exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResolveOptions {

@@ -10,11 +10,11 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "newaliases", version)]
 struct Args {
-    /// The relay's TOML configuration file ([maps] aliases, hostname,
+    /// The relay's TOML configuration file (maps.aliases, hostname,
     /// local_host_names, local_host_names_file).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The aliases text file; default: [maps] aliases from --config, else /etc/mail/aliases.
+    /// The aliases text file; default: maps.aliases from --config, else /etc/mail/aliases.
     #[arg(value_name = "ALIASES")]
     file: Option<PathBuf>,
 }

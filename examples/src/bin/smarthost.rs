@@ -51,11 +51,11 @@ enum Command {
 /// `smarthost newaliases`' operand and flag.
 #[derive(Debug, clap::Args)]
 struct NewaliasesArgs {
-    /// The relay's TOML configuration file ([maps] aliases, hostname,
+    /// The relay's TOML configuration file (maps.aliases, hostname,
     /// local_host_names, local_host_names_file).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The aliases text file; default: [maps] aliases from --config, else /etc/mail/aliases.
+    /// The aliases text file; default: maps.aliases from --config, else /etc/mail/aliases.
     /// The database is written beside it as FILE.db.
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
