@@ -4,8 +4,15 @@
 //! The router is the relay's own ([`smarthost_routing::Router`]): local
 //! names, the mailertable, the smart host, then MX. Nothing touches DNS
 //! unless `--resolve` asks for the next hops.
+//!
+//! With `--virtusertable`, `--aliases` or a routing `--feature`, the
+//! relay's [`smarthost_routing::RecipientResolver`] runs first, in the order
+//! of sendmail's ruleset 0: FEATURE(redirect), the virtusertable, then the
+//! router, then aliases for local users. A recipient that an alias expands
+//! prints one line per target.
 
-mod config;
+pub(crate) mod config;
+mod resolve;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -17,14 +24,16 @@ use std::process::ExitCode;
 use smarthost_maps::{MapGeneration, Source, SourceOptions};
 use smarthost_routing::{
     Address, AddressError, Decision, DnsError, Domain, HickoryResolver, Host, LocalNames, Mailer, Mailers,
-    Mailertable, MailertableOptions, Mx, NextHop, ParseOptions, Probe, Resolver, RhsOptions, Route,
-    RouteCache, RouteFailure, Router, SmartHost, TableError, Via, ZoneResolver, lint_mailertable,
-    random_seed, resolve_next_hops,
+    Mailertable, MailertableOptions, Mx, NextHop, ParseOptions, Probe, RecipientResolver, Resolution,
+    ResolveError, Resolver, RhsOptions, Route, RouteCache, RouteFailure, Router, SmartHost, TableError, Via,
+    ZoneResolver, lint_mailertable, random_seed, resolve_next_hops,
 };
 
 use crate::json::{json_option, json_string};
 use crate::records::reader_went_away;
 use config::Config;
+use resolve::Extras;
+pub use resolve::resolve_one;
 
 /// How `route` prints each address.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -67,6 +76,38 @@ pub struct Settings {
     pub extensions: bool,
     /// The addresses; `-` reads one a line from standard input.
     pub addresses: Vec<String>,
+    /// FEATURE(virtusertable)'s map: a compiled map, a text source, or a
+    /// source whose `.db` exists.
+    pub virtusertable: Option<PathBuf>,
+    /// VIRTUSER_DOMAIN: domains besides class w that the virtusertable
+    /// serves; replace the config's list.
+    pub virtuser_domains: Vec<String>,
+    /// VIRTUSER_DOMAIN_FILE.
+    pub virtuser_domain_file: Option<PathBuf>,
+    /// The aliases: the `newaliases` database beside the file, or the text.
+    pub aliases: Option<PathBuf>,
+    /// The access map: opened to check it, not consulted (routing does not
+    /// read it; `smarthost policy` does).
+    pub access: Option<PathBuf>,
+    /// RELAY_DOMAIN (class R): shown by `--explain`; it does not change
+    /// routes.
+    pub relay_domains: Vec<String>,
+    /// sendmail feature names; those that change routing are `redirect`,
+    /// `preserve_local_plus_detail` and `virtuser_entire_domain`.
+    pub features: Vec<String>,
+    /// `sendmail`: sendmail's behaviour where the project's recommendation
+    /// differs (virtusertable loops, when alias failures are reported).
+    pub compat: Option<Compat>,
+}
+
+/// `--compat`: whose behaviour to follow where the project recommends
+/// differently from sendmail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compat {
+    /// sendmail's exactly: a virtusertable loop ends at the recursion limit
+    /// (`554 5.0.0 rewrite: excessive recursion`), and failures inside an
+    /// alias expansion are reported at delivery.
+    Sendmail,
 }
 
 /// What routing one address gave.
@@ -78,6 +119,11 @@ pub enum Outcome {
     BadAddress(AddressError),
     /// The mailertable could not be read, or its matching entry is broken.
     Failed(TableError),
+    /// What the virtusertable, FEATURE(redirect), the router and the
+    /// aliases made of it (`--virtusertable`, `--aliases`, `--feature`).
+    Resolved(Resolution),
+    /// The virtusertable or the aliases could not be read.
+    Unresolved(ResolveError),
 }
 
 /// Routes `given` as `route --format tsv` does and writes its line; the
@@ -125,6 +171,22 @@ impl Outcome {
                 ["*error*".into(), "5.3.5".into(), format!("554 5.3.5 {error}")]
             }
             Self::Failed(error) => ["*error*".into(), "4.3.0".into(), format!("451 4.3.0 {error}")],
+            Self::Resolved(resolution) => match resolution.targets.first() {
+                Some(target) => target.columns(),
+                None => ["*error*".into(), "5.1.1".into(), "550 5.1.1 no recipients left".into()],
+            },
+            Self::Unresolved(error) => ["*error*".into(), "4.3.0".into(), format!("451 4.3.0 {error}")],
+        }
+    }
+
+    /// The `/parse` columns of every target: one row, or one for each
+    /// target an alias expands to.
+    pub fn rows(&self) -> Vec<[String; 3]> {
+        match self {
+            Self::Resolved(resolution) if !resolution.targets.is_empty() => {
+                resolution.targets.iter().map(|target| target.columns()).collect()
+            }
+            _ => vec![self.columns()],
         }
     }
 
@@ -132,7 +194,18 @@ impl Outcome {
     fn words(&self) -> String {
         match self {
             Self::Routed(route) => route.to_string(),
+            Self::Resolved(resolution) if !resolution.targets.is_empty() => resolution.targets[0].to_string(),
             _ => format!("mailer *error*, reply {}", self.columns()[2]),
+        }
+    }
+
+    /// sendmail's words for every target.
+    fn all_words(&self) -> Vec<String> {
+        match self {
+            Self::Resolved(resolution) if !resolution.targets.is_empty() => {
+                resolution.targets.iter().map(ToString::to_string).collect()
+            }
+            _ => vec![self.words()],
         }
     }
 }
@@ -149,8 +222,10 @@ pub fn run(settings: &Settings) -> ExitCode {
         Ok(dns) => dns,
         Err(message) => return fail(&message),
     };
+    let resolver = setup.extras.is_active().then(|| setup.extras.resolver(&setup.local, setup.router()));
     let mut printer = Printer {
         router: setup.router(),
+        resolver,
         setup: &setup,
         dns: dns.as_ref(),
         format: settings.format,
@@ -180,6 +255,8 @@ struct Setup {
     relay_mailer: String,
     /// Parsed mailertable values, shared by every address of the run.
     cache: RouteCache,
+    /// The virtusertable, aliases and features.
+    extras: Extras,
 }
 
 impl Setup {
@@ -231,7 +308,17 @@ impl Setup {
             Some(file) => Some(open_mailertable(file, table_options, &mailers)?),
             None => None,
         };
-        Ok(Self { local, mailers, map, table_options, smart_host, relay_mailer, cache: RouteCache::new() })
+        let extras = Extras::load(settings, &config, &local)?;
+        Ok(Self {
+            local,
+            mailers,
+            map,
+            table_options,
+            smart_host,
+            relay_mailer,
+            cache: RouteCache::new(),
+            extras,
+        })
     }
 
     fn router(&self) -> Router<'_> {
@@ -335,6 +422,8 @@ struct Report {
 
 struct Printer<'s, W: Write> {
     router: Router<'s>,
+    /// Set when the virtusertable, aliases or a routing feature are in play.
+    resolver: Option<RecipientResolver<'s>>,
     setup: &'s Setup,
     dns: Option<&'s Dns>,
     format: Format,
@@ -375,6 +464,9 @@ impl<W: Write> Printer<'_, W> {
     }
 
     fn one(&mut self, given: &str) -> io::Result<()> {
+        if let Some(resolver) = self.resolver {
+            return self.resolved(&resolver, given);
+        }
         if self.format == Format::Tsv && !self.explain && self.dns.is_none() {
             let outcome = route_tsv(&self.router, given, &mut self.out)?;
             self.note(&outcome);
@@ -392,9 +484,9 @@ impl<W: Write> Printer<'_, W> {
     fn note(&mut self, outcome: &Outcome) {
         self.count += 1;
         let status = match outcome {
-            Outcome::Routed(_) => 0,
+            Outcome::Routed(_) | Outcome::Resolved(_) => 0,
             Outcome::BadAddress(_) => 1,
-            Outcome::Failed(_) => 2,
+            Outcome::Failed(_) | Outcome::Unresolved(_) => 2,
         };
         self.status = self.status.max(status);
     }
@@ -473,6 +565,9 @@ impl<W: Write> Printer<'_, W> {
             Outcome::Failed(error) => {
                 lines.push(format!("mailertable: {error}"));
                 return lines;
+            }
+            Outcome::Resolved(_) | Outcome::Unresolved(_) => {
+                unreachable!("resolver outcomes are explained by route::resolve")
             }
         };
         let address =
@@ -553,6 +648,8 @@ impl<W: Write> Printer<'_, W> {
             }
             Outcome::BadAddress(error) => (Some(error.to_string()), None, None),
             Outcome::Failed(error) => (Some(error.to_string()), None, None),
+            Outcome::Unresolved(error) => (Some(error.to_string()), None, None),
+            Outcome::Resolved(_) => (None, None, None),
         };
         let _ = write!(
             object,

@@ -1,18 +1,27 @@
 #![doc = include_str!("../README.md")]
 
 mod address;
+mod aliases;
 mod dns;
 mod host;
 mod lint;
 mod local;
 mod mailer;
 mod mailertable;
+mod redirect;
+mod resolution;
 mod rhs;
 mod route;
+mod virtuser;
 
 pub use address::{
     Address, AddressError, Domain, ForwardPath, MAX_ADDRESS, MAX_DOMAIN, MAX_LOCAL_PART, MAX_PATH,
     ParseOptions, Parsed, RelayTrick, ReversePath,
+};
+pub use aliases::{
+    ALIAS_LINE_BUFFER, ALIAS_SENTINEL, AliasDb, AliasDbError, AliasDiagnostic, AliasElement, AliasEntry,
+    AliasFile, AliasMatch, AliasProblem, AliasSummary, AliasTable, Aliases, FsIncludes, IncludeError,
+    IncludeReader, parse_alias_value, render_alias_value,
 };
 pub use dns::{
     BoxFuture, DnsError, Mx, NextHop, Resolver, RouteFailure, ThisHost, ZoneError, ZoneResolver, random_seed,
@@ -25,5 +34,13 @@ pub use lint::{Lint, lint_mailertable};
 pub use local::{LocalNames, LocalNamesError};
 pub use mailer::{AuthPolicy, Mailer, MailerKind, Mailers, TlsPolicy, UnknownPolicy};
 pub use mailertable::{Mailertable, MailertableOptions, Probe, RouteCache, TableError, TableMatch};
+pub use redirect::{REDIRECT_LABEL, redirect_reply, redirect_target};
+pub use resolution::{
+    Action, AliasErrors, Cause, LocalUsers, RecipientResolver, Refusal, Resolution, ResolveError,
+    ResolveOptions, Step, Target, VirtuserLoops,
+};
 pub use rhs::{ErrorReply, RhsError, RhsOptions, TableRoute, has_mailer, interpolate, parse_rhs};
 pub use route::{Decision, Route, Router, SmartHost, TableEntry, Via};
+pub use virtuser::{
+    VirtuserDomains, VirtuserDomainsError, VirtuserMatch, VirtuserTarget, Virtusertable, lint_virtusertable,
+};

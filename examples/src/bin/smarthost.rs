@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use smarthost::queue::{self, Action, Format};
-use smarthost::{authinfo, makemap, map, route};
+use smarthost::{authinfo, makemap, map, newaliases, route};
 
 /// smarthost, a sendmail-compatible relay MTA: its maps and tools.
 #[derive(Debug, Parser)]
@@ -36,12 +36,29 @@ enum Command {
     Queue(QueueCommand),
     /// Show where each recipient goes and why (sendmail -bt's `3,0 ADDRESS`
     /// and `/parse`): local names, mailertable, smart host, MX.
-    Route(RouteArgs),
+    Route(Box<RouteArgs>),
     /// Check an AuthInfo file (client SMTP AUTH credentials) and show which
     /// entry and mechanism the relay would use for a server; passwords are
     /// never printed.
     #[command(subcommand)]
     Authinfo(AuthinfoCommand),
+    /// Compile the aliases file into the database the relay reads, like
+    /// sendmail's newaliases (keys folded, `@` sentinel last, bad lines
+    /// reported as FILE:LINE and left out, alias loops named).
+    Newaliases(NewaliasesArgs),
+}
+
+/// `smarthost newaliases`' operand and flag.
+#[derive(Debug, clap::Args)]
+struct NewaliasesArgs {
+    /// The relay's TOML configuration file (maps.aliases, hostname,
+    /// local_host_names, local_host_names_file).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The aliases text file; default: maps.aliases from --config, else /etc/mail/aliases.
+    /// The database is written beside it as FILE.db.
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +149,38 @@ struct RouteArgs {
     /// Recipient addresses; `-` reads one a line from standard input.
     #[arg(value_name = "ADDRESS", required = true, allow_hyphen_values = true)]
     addresses: Vec<String>,
+    /// FEATURE(virtusertable): a compiled map, a text source, or a source whose .db exists.
+    #[arg(long, value_name = "FILE")]
+    virtusertable: Option<PathBuf>,
+    /// VIRTUSER_DOMAIN: a domain besides this host's names whose users the
+    /// virtusertable rewrites; repeatable.
+    #[arg(long = "virtuser-domain", value_name = "DOM")]
+    virtuser_domains: Vec<String>,
+    /// VIRTUSER_DOMAIN_FILE: such domains, separated by white space.
+    #[arg(long, value_name = "FILE")]
+    virtuser_domain_file: Option<PathBuf>,
+    /// The aliases file (its newaliases database FILE.db when it exists);
+    /// local recipients print one line per target they expand to.
+    #[arg(long, value_name = "FILE")]
+    aliases: Option<PathBuf>,
+    /// The access map: checked that it opens, not consulted. sendmail's
+    /// ruleset 0 does not read it either; `smarthost policy` decides access.
+    #[arg(long, value_name = "FILE")]
+    access: Option<PathBuf>,
+    /// RELAY_DOMAIN; repeatable. Shown by --explain: relaying is policy and
+    /// does not change the route.
+    #[arg(long = "relay-domain", value_name = "DOM")]
+    relay_domains: Vec<String>,
+    /// A sendmail FEATURE that changes routing: redirect,
+    /// preserve_local_plus_detail, virtuser_entire_domain (others are
+    /// accepted and ignored); repeatable.
+    #[arg(long = "feature", value_name = "NAME")]
+    features: Vec<String>,
+    /// `sendmail`: follow sendmail exactly where the project recommends
+    /// otherwise (virtusertable loops end at the recursion limit; alias
+    /// failures are reported at delivery).
+    #[arg(long, value_enum, value_name = "WHOSE")]
+    compat: Option<route::Compat>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,7 +260,11 @@ fn main() -> ExitCode {
         Command::Map(MapCommand::Dump { file }) => map::dump(&file),
         Command::Map(MapCommand::Verify { file }) => map::verify(&file),
         Command::Queue(command) => queue_command(command),
-        Command::Route(args) => route::run(&route_settings(args)),
+        Command::Route(args) => route::run(&route_settings(*args)),
+        Command::Newaliases(args) => newaliases::run(
+            "smarthost newaliases",
+            &newaliases::Settings { config: args.config, file: args.file },
+        ),
         Command::Authinfo(AuthinfoCommand::Check { file }) => authinfo::check(&file),
         Command::Authinfo(AuthinfoCommand::Lookup(args)) => authinfo::lookup(&authinfo::LookupSettings {
             file: args.file,
@@ -253,5 +306,13 @@ fn route_settings(args: RouteArgs) -> route::Settings {
         dns_zone: args.dns_zone,
         extensions: args.extensions,
         addresses: args.addresses,
+        virtusertable: args.virtusertable,
+        virtuser_domains: args.virtuser_domains,
+        virtuser_domain_file: args.virtuser_domain_file,
+        aliases: args.aliases,
+        access: args.access,
+        relay_domains: args.relay_domains,
+        features: args.features,
+        compat: args.compat,
     }
 }

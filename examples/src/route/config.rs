@@ -6,13 +6,20 @@
 //! hostname = "mail.example.net"
 //! local_host_names = ["example.net", "www.example.net"]
 //! local_host_names_file = "local-host-names"   # relative to this file
+//! relay_domains = ["example.org"]              # RELAY_DOMAIN (class R)
+//! virtuser_domains = ["virt.example.org"]      # VIRTUSER_DOMAIN
+//! virtuser_domain_file = "virtuser-domains"    # VIRTUSER_DOMAIN_FILE
 //!
 //! [maps]
 //! mailertable = "mailertable"                  # relative to this file
+//! virtusertable = "virtusertable"
+//! aliases = "aliases"                          # aliases.db when newaliases built it
+//! access = "access"
 //!
 //! [routing]
 //! smart_host = "relay:[smtp.isp.example]"
 //! relay_mailer = "relay"
+//! features = ["redirect"]                      # FEATURE(...) names
 //!
 //! [mailers.relay]
 //! port = 587
@@ -37,6 +44,13 @@ pub(crate) struct Config {
     pub(crate) smart_host: Option<String>,
     pub(crate) relay_mailer: Option<String>,
     mailers: Vec<MailerSettings>,
+    pub(crate) virtusertable: Option<PathBuf>,
+    pub(crate) aliases: Option<PathBuf>,
+    pub(crate) access: Option<PathBuf>,
+    pub(crate) relay_domains: Vec<String>,
+    pub(crate) virtuser_domains: Vec<String>,
+    pub(crate) virtuser_domain_file: Option<PathBuf>,
+    pub(crate) features: Vec<String>,
 }
 
 /// One `[mailers.NAME]` table.
@@ -104,14 +118,21 @@ impl Reader<'_> {
             local_host_names_file: self
                 .string(table, "", "local_host_names_file")?
                 .map(|f| self.base.join(f)),
+            relay_domains: self.strings(table, "", "relay_domains")?.unwrap_or_default(),
+            virtuser_domains: self.strings(table, "", "virtuser_domains")?.unwrap_or_default(),
+            virtuser_domain_file: self.string(table, "", "virtuser_domain_file")?.map(|f| self.base.join(f)),
             ..Config::default()
         };
         if let Some(maps) = self.table(table, "", "maps")? {
             config.mailertable = self.string(maps, "maps.", "mailertable")?.map(|f| self.base.join(f));
+            config.virtusertable = self.string(maps, "maps.", "virtusertable")?.map(|f| self.base.join(f));
+            config.aliases = self.string(maps, "maps.", "aliases")?.map(|f| self.base.join(f));
+            config.access = self.string(maps, "maps.", "access")?.map(|f| self.base.join(f));
         }
         if let Some(routing) = self.table(table, "", "routing")? {
             config.smart_host = self.string(routing, "routing.", "smart_host")?;
             config.relay_mailer = self.string(routing, "routing.", "relay_mailer")?;
+            config.features = self.strings(routing, "routing.", "features")?.unwrap_or_default();
         }
         if let Some(mailers) = self.table(table, "", "mailers")? {
             for name in mailers.keys() {
