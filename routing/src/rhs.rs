@@ -289,29 +289,32 @@ fn parse_error(rest: &str) -> ErrorReply {
         Some((status, text)) if is_status_token(status.trim()) => (Some(status.trim()), text),
         _ => (None, rest),
     };
-    let status = status.map(|s| s.trim_matches('"'));
-    let text = collapse(text.trim_matches(|c: char| c.is_whitespace()).trim_matches('"'));
+    reply_from_text(status.map(|s| s.trim_matches('"')), text)
+}
+
+/// dsn.md §4 step 2, shared by the mailertable's and the virtusertable's
+/// `error:` forms: the text's own reply code and enhanced code, else the
+/// status if it is an enhanced code, else `C.0.0`; a text without a reply
+/// code gives `553 5.3.0`.
+pub(crate) fn reply_from_text(status: Option<&str>, text: &str) -> ErrorReply {
+    let text = collapse(text.trim().trim_matches('"'));
     let dsn = status.filter(|s| is_enhanced(s));
-    let mut words = text.splitn(2, ' ');
-    let first = words.next().unwrap_or("");
-    let code = (first.len() == 3 && first.bytes().all(|b| b.is_ascii_digit()) && text.len() > 3)
+    let (first, after) = text.split_once(' ').unwrap_or((&text, ""));
+    let code = (first.len() == 3 && first.bytes().all(|b| b.is_ascii_digit()) && !after.is_empty())
         .then(|| first.parse::<u16>().ok())
         .flatten()
         .filter(|code| (200..600).contains(code));
-    match code {
-        Some(code) => {
-            let after = words.next().unwrap_or("");
-            let mut parts = after.splitn(2, ' ');
-            let candidate = parts.next().unwrap_or("");
-            let (enhanced, text) = if is_enhanced(candidate) {
-                (candidate.to_string(), parts.next().unwrap_or("").to_string())
-            } else {
-                (dsn.map_or_else(|| format!("{}.0.0", code / 100), str::to_string), after.to_string())
-            };
-            ErrorReply { code, enhanced, text, status: status.map(str::to_string) }
-        }
-        None => ErrorReply { code: 553, enhanced: "5.3.0".into(), text, status: status.map(str::to_string) },
-    }
+    let status = status.map(str::to_string);
+    let Some(code) = code else {
+        return ErrorReply { code: 553, enhanced: "5.3.0".into(), text, status };
+    };
+    let (candidate, rest) = after.split_once(' ').unwrap_or((after, ""));
+    let (enhanced, text) = if is_enhanced(candidate) {
+        (candidate.to_string(), rest.to_string())
+    } else {
+        (dsn.map_or_else(|| format!("{}.0.0", code / 100), str::to_string), after.to_string())
+    };
+    ErrorReply { code, enhanced, text, status }
 }
 
 /// A single token before `:` that sendmail takes as the error status: an
@@ -324,7 +327,7 @@ fn is_status_token(token: &str) -> bool {
 }
 
 /// `D.S.N` with D in 2, 4, 5.
-fn is_enhanced(token: &str) -> bool {
+pub(crate) fn is_enhanced(token: &str) -> bool {
     let mut parts = token.split('.');
     let (Some(class), Some(subject), Some(detail), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

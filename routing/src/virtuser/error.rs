@@ -14,6 +14,7 @@
 //! lives in `rhs.rs`.
 
 use crate::ErrorReply;
+use crate::rhs::reply_from_text;
 
 /// sendmail's operator characters in the stock configuration (`$o`), plus
 /// the characters that are always single tokens.
@@ -53,30 +54,6 @@ pub(crate) fn parse_virtuser_error(rest: &str) -> ErrorReply {
     // whole value as an address, with no predictable result; we take the
     // token as the text (553 5.3.0), which at least refuses the recipient.
     reply_from_text(None, rest)
-}
-
-/// dsn.md §4 step 2: the text's own reply code and enhanced code, else the
-/// status if it is an enhanced code, else `C.0.0`; no reply code gives
-/// `553 5.3.0`.
-fn reply_from_text(status: Option<&str>, text: &str) -> ErrorReply {
-    let text = collapse(text.trim().trim_matches('"'));
-    let dsn = status.filter(|s| is_enhanced(s));
-    let status = status.map(str::to_string);
-    let (first, after) = text.split_once(' ').unwrap_or((&text, ""));
-    let code = (first.len() == 3 && first.bytes().all(|b| b.is_ascii_digit()) && !after.is_empty())
-        .then(|| first.parse::<u16>().ok())
-        .flatten()
-        .filter(|code| (200..600).contains(code));
-    let Some(code) = code else {
-        return ErrorReply { code: 553, enhanced: "5.3.0".into(), text, status };
-    };
-    let (candidate, rest) = after.split_once(' ').unwrap_or((after, ""));
-    let (enhanced, text) = if is_enhanced(candidate) {
-        (candidate.to_string(), rest.to_string())
-    } else {
-        (dsn.map_or_else(|| format!("{}.0.0", code / 100), str::to_string), after.to_string())
-    };
-    ErrorReply { code, enhanced, text, status }
 }
 
 /// Splits like sendmail's tokeniser: white space separates, a quoted string
@@ -119,24 +96,6 @@ fn dequote(token: &str) -> String {
         Some(inner) => inner.strip_suffix('"').unwrap_or(inner).replace("\\\"", "\"").replace("\\\\", "\\"),
         None => token.to_string(),
     }
-}
-
-/// `D.S.N` with D in 2, 4, 5.
-fn is_enhanced(token: &str) -> bool {
-    let mut parts = token.split('.');
-    let (Some(class), Some(subject), Some(detail), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    matches!(class, "2" | "4" | "5")
-        && (1..=3).contains(&subject.len())
-        && (1..=3).contains(&detail.len())
-        && subject.bytes().chain(detail.bytes()).all(|b| b.is_ascii_digit())
-}
-
-fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
