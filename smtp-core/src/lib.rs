@@ -1,10 +1,16 @@
 #![doc = include_str!("../README.md")]
 
+mod client;
 mod params;
 mod reply;
 mod status;
 mod xtext;
 
+pub use client::{
+    CONNECTION_FAILURE, Capabilities, ClientAuth, ClientConfig, ClientConfigError, ClientLimits,
+    ClientOutput, ClientSession, ClientTimeouts, Envelope, FailureKind, MAX_AUTH_LINE, MAX_COMMAND_LINE,
+    MessageId, MessageResult, Phase, RecipientResult, TlsPolicy, status_for,
+};
 pub use params::{Body, MAX_ENVID, MAX_PARAMETERS, MailParams, Notify, Orcpt, ParamError, RcptParams, Ret};
 pub use reply::{
     MAX_PARSED_LINE, MAX_PARSED_LINES, MAX_REPLY_LINE, ParsedReply, Reply, ReplyError, ReplyParseError,
