@@ -77,10 +77,18 @@ impl ClientSession {
         let line = match sasl.initial_response() {
             Ok(None) => format!("AUTH {name}"),
             Ok(Some(response)) => {
-                let encoded = encode(response.expose());
-                let line = format!("AUTH {name} {encoded}");
-                // Too long with the initial response: send it after an empty 334.
-                if line.len() + 2 > MAX_AUTH_LINE { format!("AUTH {name}") } else { line }
+                let line = format!("AUTH {name} {}", encode(response.expose()));
+                if line.len() + 2 <= MAX_AUTH_LINE {
+                    line
+                } else {
+                    // Too long with the initial response: a fresh exchange
+                    // answers the empty 334 instead (RFC 4954 §4).
+                    match ClientMechanism::new(&selected, &auth.credentials) {
+                        Ok(fresh) => sasl = fresh,
+                        Err(error) => return self.auth_failed(auth_local(&error.to_string())),
+                    }
+                    format!("AUTH {name}")
+                }
             }
             Err(error) => return self.auth_failed(auth_local(&error.to_string())),
         };
