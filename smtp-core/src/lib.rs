@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod client;
+mod data;
 mod params;
 mod reply;
 mod status;
@@ -10,6 +11,10 @@ pub use client::{
     CONNECTION_FAILURE, Capabilities, ClientAuth, ClientConfig, ClientConfigError, ClientLimits,
     ClientOutput, ClientSession, ClientTimeouts, Envelope, FailureKind, MAX_AUTH_LINE, MAX_COMMAND_LINE,
     MessageId, MessageResult, Phase, RecipientResult, TlsPolicy, status_for,
+};
+pub use data::{
+    BareLineEndings, BdatOutcome, BdatProgress, BdatReceiver, DataOutcome, DataProgress, DataReceiver,
+    DotStuffer, dot_stuff, has_8bit, max_line_len, normalized_size,
 };
 pub use params::{Body, MAX_ENVID, MAX_PARAMETERS, MailParams, Notify, Orcpt, ParamError, RcptParams, Ret};
 pub use reply::{

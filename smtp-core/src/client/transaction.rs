@@ -8,11 +8,12 @@ use crate::params::{Body, MailParams, Orcpt, RcptParams};
 use crate::reply::Reply;
 use crate::status::EnhancedStatus;
 
-use super::content::{dot_stuff, has_8bit, has_8bit_header, max_line_len, normalize, normalized_size};
+use super::content::{has_8bit_header, normalize};
 use super::{
     ClientSession, Envelope, Expect, Failure, FailureKind, MAX_COMMAND_LINE, MessageId, MessageResult, Phase,
     RecipientResult, status_for,
 };
+use crate::data::{dot_stuff, has_8bit, max_line_len, normalized_size};
 
 /// Longest content line RFC 5321 §4.5.3.1.6 allows, CR LF included.
 const MAX_TEXT_LINE: usize = 1000;
