@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 mod params;
+pub mod replies;
 mod reply;
+mod server;
 mod status;
 mod xtext;
 
@@ -9,6 +11,12 @@ pub use params::{Body, MAX_ENVID, MAX_PARAMETERS, MailParams, Notify, Orcpt, Par
 pub use reply::{
     MAX_PARSED_LINE, MAX_PARSED_LINES, MAX_REPLY_LINE, ParsedReply, Reply, ReplyError, ReplyParseError,
     parse_reply,
+};
+pub use server::{
+    Ask, AuthConfig, DecisionId, ForwardPath, MAX_AUTH_LINE, MAX_COMMAND_LINE, MAX_HELO_NAME,
+    MAX_PIPELINED_INPUT, Output, Path, PathError, Peer, Protocol, Question, Recipient, ReversePath,
+    ServerConfig, ServerConfigError, ServerSession, SyntaxMode, TimeoutClamped, TimeoutPhase, Timeouts,
+    TlsInfo, Transaction, UnexpectedDecision, Verdict,
 };
 pub use status::{EnhancedStatus, InvalidStatus};
 pub use xtext::{XtextError, is_xtext, xtext_decode, xtext_encode};
