@@ -61,7 +61,10 @@ pub struct Harness {
     pub session: ServerSession,
     pub start: Instant,
     pub now: Instant,
+    /// Everything the server sent.
     pub wire: Vec<u8>,
+    /// How much of `wire` `take_wire` has returned.
+    pub seen: usize,
     pub messages: Vec<Transaction>,
     pub questions: usize,
     pub starttls: bool,
@@ -81,6 +84,7 @@ impl Harness {
             start,
             now: start,
             wire: Vec::new(),
+            seen: 0,
             messages: Vec::new(),
             questions: 0,
             starttls: false,
@@ -130,9 +134,16 @@ impl Harness {
         self.drain();
     }
 
-    /// The output so far as text, and forgets it.
+    /// The output since the last call, as text.
     pub fn take_wire(&mut self) -> String {
-        String::from_utf8_lossy(&std::mem::take(&mut self.wire)).into_owned()
+        String::from_utf8_lossy(&self.take_wire_bytes()).into_owned()
+    }
+
+    /// The output since the last call.
+    pub fn take_wire_bytes(&mut self) -> Vec<u8> {
+        let new = self.wire[self.seen..].to_vec();
+        self.seen = self.wire.len();
+        new
     }
 }
 
