@@ -30,11 +30,12 @@ use crate::status::EnhancedStatus;
 use auth::AuthExchange;
 use transaction::{Message, Transaction};
 
-/// Longest command line we send, CR LF included (RFC 5321 §4.5.3.1.4).
-pub const MAX_COMMAND_LINE: usize = 512;
+/// Longest command line the client sends, CR LF included (RFC 5321
+/// §4.5.3.1.4); the server side accepts longer ones.
+pub(crate) const MAX_COMMAND_LINE: usize = 512;
 
-/// Longest line of an `AUTH` exchange we send, CR LF included (RFC 4954 §4).
-pub const MAX_AUTH_LINE: usize = 12_288;
+/// Longest line of an `AUTH` exchange the client sends, CR LF included (RFC 4954 §4).
+pub(crate) const MAX_AUTH_LINE: usize = 12_288;
 
 /// One SMTP client connection, from the greeting to `QUIT`, for any number
 /// of messages.

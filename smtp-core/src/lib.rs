@@ -3,14 +3,16 @@
 mod client;
 mod data;
 mod params;
+pub mod replies;
 mod reply;
+mod server;
 mod status;
 mod xtext;
 
 pub use client::{
     CONNECTION_FAILURE, Capabilities, ClientAuth, ClientConfig, ClientConfigError, ClientLimits,
-    ClientOutput, ClientSession, ClientTimeouts, Envelope, FailureKind, MAX_AUTH_LINE, MAX_COMMAND_LINE,
-    MessageId, MessageResult, Phase, RecipientResult, TlsPolicy, status_for,
+    ClientOutput, ClientSession, ClientTimeouts, Envelope, FailureKind, MessageId, MessageResult, Phase,
+    RecipientResult, TlsPolicy, status_for,
 };
 pub use data::{
     BareLineEndings, BdatOutcome, BdatProgress, BdatReceiver, DataOutcome, DataProgress, DataReceiver,
@@ -20,6 +22,12 @@ pub use params::{Body, MAX_ENVID, MAX_PARAMETERS, MailParams, Notify, Orcpt, Par
 pub use reply::{
     MAX_PARSED_LINE, MAX_PARSED_LINES, MAX_REPLY_LINE, ParsedReply, Reply, ReplyError, ReplyParseError,
     parse_reply,
+};
+pub use server::{
+    Ask, AuthConfig, DecisionId, ForwardPath, MAX_AUTH_LINE, MAX_COMMAND_LINE, MAX_HELO_NAME,
+    MAX_PIPELINED_INPUT, Output, Path, PathError, Peer, Protocol, Question, Recipient, ReversePath,
+    ServerConfig, ServerConfigError, ServerSession, SyntaxMode, TimeoutClamped, TimeoutPhase, Timeouts,
+    TlsInfo, Transaction, UnexpectedDecision, Verdict,
 };
 pub use status::{EnhancedStatus, InvalidStatus};
 pub use xtext::{XtextError, is_xtext, xtext_decode, xtext_encode};
