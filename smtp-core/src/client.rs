@@ -295,6 +295,11 @@ impl ClientSession {
     /// Queues a message. `content` is the message as stored (header and
     /// body; line ends CR LF, or bare LF, which is converted). It is sent
     /// when the connection is ready and the messages before it are done.
+    ///
+    /// A message added after [`quit`](Self::quit), or after the session
+    /// closed, is not sent: its result (a connection failure, or the
+    /// failure that ended the session) is ready in
+    /// [`poll_output`](Self::poll_output) at once, even after `Close`.
     pub fn add_message(&mut self, envelope: Envelope, content: Vec<u8>, now: Instant) -> MessageId {
         let id = MessageId(self.next_id);
         self.next_id += 1;
