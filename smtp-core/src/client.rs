@@ -403,12 +403,17 @@ impl ClientSession {
             State::Closed => {}
             State::Quitting => self.close(),
             _ => {
-                let phase = self.expect.front().map_or(Phase::Connect, |e| e.phase());
-                let text = match self.state {
-                    State::Greeting if self.peer.is_empty() => format!("connection failed: {reason}"),
-                    _ => {
-                        format!("connection to {} lost during {}: {reason}", self.peer_label(), phase.name())
-                    }
+                let before_greeting =
+                    matches!(self.state, State::Greeting | State::ImplicitTls) && self.peer.is_empty();
+                let phase = match self.expect.front() {
+                    _ if before_greeting => Phase::Connect,
+                    Some(expect) => expect.phase(),
+                    None => Phase::Connect,
+                };
+                let text = if before_greeting {
+                    format!("connection failed before the greeting: {reason}")
+                } else {
+                    format!("connection to {} lost during {}: {reason}", self.peer_label(), phase.name())
                 };
                 let failure = Failure::local(FailureKind::Connection, 451, CONNECTION_FAILURE, phase, &text);
                 self.abort(failure, false);
