@@ -284,11 +284,11 @@ impl ClientSession {
         };
         if implicit {
             session.outputs.push_back(ClientOutput::StartTls);
-            session.deadline = Some(now + session.config.timeouts.starttls);
         } else {
             session.expect.push_back(Expect::Greeting);
-            session.deadline = Some(now + session.config.timeouts.initial);
         }
+        session.rearm = true;
+        session.finish_call(now);
         Ok(session)
     }
 
@@ -317,7 +317,7 @@ impl ClientSession {
             self.finish_message(message, Some(&failure));
         } else {
             self.queue.push_back(message);
-            self.start_next(now);
+            self.start_next();
         }
         self.finish_call(now);
         id
@@ -326,7 +326,7 @@ impl ClientSession {
     /// No more messages: send `QUIT` as soon as the queued ones are done.
     pub fn quit(&mut self, now: Instant) {
         self.quit_requested = true;
-        self.start_next(now);
+        self.start_next();
         self.finish_call(now);
     }
 
@@ -342,7 +342,7 @@ impl ClientSession {
         let newline = memchr::memchr(b'\n', bytes).is_some();
         self.input.extend_from_slice(bytes);
         if newline || self.input.len() > crate::reply::MAX_PARSED_LINE {
-            self.parse_input(now);
+            self.parse_input();
         }
         self.finish_call(now);
     }
@@ -356,12 +356,12 @@ impl ClientSession {
                 self.tls_active = true;
                 self.state = State::Greeting;
                 self.expect.push_back(Expect::Greeting);
-                self.deadline = Some(now + self.config.timeouts.initial);
+                self.rearm = true;
             }
             State::Handshake => {
                 self.tls_active = true;
                 self.caps = Capabilities::default();
-                self.send_hello(now);
+                self.send_hello();
             }
             _ => {}
         }
@@ -506,7 +506,7 @@ impl ClientSession {
 // ---- Replies ---------------------------------------------------------------
 
 impl ClientSession {
-    fn parse_input(&mut self, now: Instant) {
+    fn parse_input(&mut self) {
         let mut at = 0;
         while at < self.input.len() && !matches!(self.state, State::Closed | State::Handshake) {
             let (reply, used) = match parse_reply(&self.input[at..]) {
@@ -524,7 +524,7 @@ impl ClientSession {
                 }
             };
             at += used;
-            self.handle_reply(reply, now);
+            self.handle_reply(reply);
         }
         self.input.drain(..at.min(self.input.len()));
         if matches!(self.state, State::Closed | State::Handshake) {
@@ -533,7 +533,7 @@ impl ClientSession {
         }
     }
 
-    fn handle_reply(&mut self, reply: Reply, now: Instant) {
+    fn handle_reply(&mut self, reply: Reply) {
         let Some(expect) = self.expect.pop_front() else {
             let failure = if reply.code() == 421 {
                 Failure::remote(FailureKind::Connection, &reply, Phase::Connect)
@@ -552,58 +552,58 @@ impl ClientSession {
             return;
         }
         match expect {
-            Expect::Greeting => self.handle_greeting(&reply, now),
-            Expect::Ehlo => self.handle_ehlo(&reply, now),
-            Expect::Helo => self.handle_helo(&reply, now),
-            Expect::StartTls => self.handle_starttls(&reply, now),
-            Expect::Auth => self.handle_auth(&reply, now),
+            Expect::Greeting => self.handle_greeting(&reply),
+            Expect::Ehlo => self.handle_ehlo(&reply),
+            Expect::Helo => self.handle_helo(&reply),
+            Expect::StartTls => self.handle_starttls(&reply),
+            Expect::Auth => self.handle_auth(&reply),
             Expect::Quit => self.close(),
             Expect::Rset
             | Expect::Mail
             | Expect::Rcpt(_)
             | Expect::Data
             | Expect::Content { .. }
-            | Expect::Bdat { .. } => self.handle_transaction_reply(expect, &reply, now),
+            | Expect::Bdat { .. } => self.handle_transaction_reply(expect, &reply),
         }
     }
 
-    fn handle_greeting(&mut self, reply: &Reply, now: Instant) {
+    fn handle_greeting(&mut self, reply: &Reply) {
         self.peer =
             reply.lines().next().and_then(|l| l.split_ascii_whitespace().next()).unwrap_or("").to_owned();
         if reply.is_positive() {
-            self.send_hello(now);
+            self.send_hello();
         } else {
             // 554 / 521 "no service here" and 4xx: this host will not do; QUIT.
             self.abort(Failure::remote(FailureKind::Connection, reply, Phase::Greeting), true);
         }
     }
 
-    fn send_hello(&mut self, now: Instant) {
+    fn send_hello(&mut self) {
         self.state = State::Hello;
         let line = format!("EHLO {}", self.config.ehlo_name);
-        self.command(&line, Expect::Ehlo, now);
+        self.command(&line, Expect::Ehlo);
     }
 
-    fn handle_ehlo(&mut self, reply: &Reply, now: Instant) {
+    fn handle_ehlo(&mut self, reply: &Reply) {
         if reply.is_positive() {
             self.caps = Capabilities::from_ehlo(reply);
             if !self.caps.domain().is_empty() {
                 self.peer = self.caps.domain().to_owned();
             }
-            self.after_hello(now);
+            self.after_hello();
         } else if reply.is_permanent() {
             // 500, 501, 502, 504, 550: no ESMTP here; plain SMTP.
             let line = format!("HELO {}", self.config.ehlo_name);
-            self.command(&line, Expect::Helo, now);
+            self.command(&line, Expect::Helo);
         } else {
             self.refuse_reply(FailureKind::Connection, reply, Phase::Hello);
         }
     }
 
-    fn handle_helo(&mut self, reply: &Reply, now: Instant) {
+    fn handle_helo(&mut self, reply: &Reply) {
         if reply.is_positive() {
             self.caps = Capabilities::default();
-            self.after_hello(now);
+            self.after_hello();
         } else {
             self.refuse_reply(FailureKind::Connection, reply, Phase::Hello);
         }
@@ -623,12 +623,12 @@ impl ClientSession {
     }
 
     /// EHLO or HELO done: STARTTLS, then AUTH, then transactions.
-    fn after_hello(&mut self, now: Instant) {
+    fn after_hello(&mut self) {
         let tls_wanted = matches!(self.config.tls, TlsPolicy::Opportunistic | TlsPolicy::Required);
         if !self.tls_active && tls_wanted {
             if self.caps.has_starttls() {
                 self.state = State::StartTls;
-                self.command("STARTTLS", Expect::StartTls, now);
+                self.command("STARTTLS", Expect::StartTls);
                 return;
             }
             if self.config.tls == TlsPolicy::Required {
@@ -639,41 +639,39 @@ impl ClientSession {
                 return;
             }
         }
-        self.after_tls(now);
+        self.after_tls();
     }
 
-    fn handle_starttls(&mut self, reply: &Reply, now: Instant) {
+    fn handle_starttls(&mut self, reply: &Reply) {
         if reply.code() == 220 {
             self.state = State::Handshake;
             self.outputs.push_back(ClientOutput::StartTls);
-            self.deadline = Some(now + self.config.timeouts.starttls);
-            self.rearm = false;
         } else if reply.is_positive() || reply.is_intermediate() {
             self.protocol_error(reply, Phase::StartTls);
         } else if self.config.tls == TlsPolicy::Required {
             self.abort(Failure::remote(FailureKind::Tls, reply, Phase::StartTls), true);
         } else {
             // Opportunistic: go on in clear with what EHLO said.
-            self.after_tls(now);
+            self.after_tls();
         }
     }
 
-    fn after_tls(&mut self, now: Instant) {
+    fn after_tls(&mut self) {
         if self.config.auth.is_some() && !self.authenticated && !self.caps.auth_mechanisms().is_empty() {
-            self.start_auth(now);
+            self.start_auth();
         } else {
-            self.ready(now);
+            self.ready();
         }
     }
 
-    fn ready(&mut self, now: Instant) {
+    fn ready(&mut self) {
         self.state = State::Ready;
-        self.start_next(now);
+        self.start_next();
     }
 
     /// Starts the next transaction, or QUIT when there is nothing left and
     /// the caller said so.
-    fn start_next(&mut self, now: Instant) {
+    fn start_next(&mut self) {
         // With PIPELINING the next transaction may follow an RSET at once.
         let only_rset = self.expect.iter().all(|e| *e == Expect::Rset);
         let idle = self.expect.is_empty() || (only_rset && self.caps.has_pipelining());
@@ -690,13 +688,13 @@ impl ClientSession {
                 self.finish_message(message, None);
                 continue;
             }
-            if self.start_transaction(now) {
+            if self.start_transaction() {
                 return;
             }
         }
         if self.quit_requested {
             self.state = State::Quitting;
-            self.command("QUIT", Expect::Quit, now);
+            self.command("QUIT", Expect::Quit);
         }
     }
 
@@ -717,7 +715,6 @@ impl ClientSession {
         self.failure = Some(failure);
         if polite && self.expect.is_empty() && self.state != State::Handshake {
             self.state = State::Quitting;
-            // No `now` here: QUIT's deadline is set at the end of the call.
             self.send_line("QUIT");
             self.expect.push_back(Expect::Quit);
             self.rearm = true;
@@ -746,7 +743,7 @@ impl ClientSession {
     // ---- Sending -----------------------------------------------------------
 
     /// Sends `line` (without CR LF) and waits for `expect`.
-    fn command(&mut self, line: &str, expect: Expect, _now: Instant) {
+    fn command(&mut self, line: &str, expect: Expect) {
         self.send_line(line);
         if self.expect.is_empty() {
             self.rearm = true;
@@ -769,11 +766,17 @@ impl ClientSession {
         }
     }
 
-    /// Sets the deadline for the reply now at the front.
+    /// Ends every public call: when what the session waits for changed,
+    /// the deadline is set from `now` (internal steps take no time, so they
+    /// only set `rearm`).
     fn finish_call(&mut self, now: Instant) {
         if self.rearm {
             self.rearm = false;
-            self.deadline = self.expect.front().map(|&e| now + self.timeout_for(e));
+            self.deadline = match self.state {
+                State::Handshake | State::ImplicitTls => Some(now + self.config.timeouts.starttls),
+                State::Closed => None,
+                _ => self.expect.front().map(|&e| now + self.timeout_for(e)),
+            };
         }
     }
 

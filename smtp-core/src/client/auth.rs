@@ -6,8 +6,6 @@
 //! the session try the next mechanism; when none is left, or after a
 //! `5xx`, the outcome follows `AuthOutcome::disposition`.
 
-use std::time::Instant;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use smarthost_authinfo::{
@@ -31,15 +29,15 @@ pub(super) struct AuthExchange {
 
 impl ClientSession {
     /// Starts AUTH with the mechanisms the server offers.
-    pub(super) fn start_auth(&mut self, now: Instant) {
+    pub(super) fn start_auth(&mut self) {
         let offered = self.caps.auth_mechanisms().to_vec();
-        self.try_mechanism(offered, None, now);
+        self.try_mechanism(offered, None);
     }
 
     /// Tries the best mechanism in `offered`; `last` is the reply of the
     /// previous attempt, which decides when nothing is left to try.
-    fn try_mechanism(&mut self, offered: Vec<String>, last: Option<&Reply>, now: Instant) {
-        let Some(auth) = self.config.auth.as_ref() else { return self.ready(now) };
+    fn try_mechanism(&mut self, offered: Vec<String>, last: Option<&Reply>) {
+        let Some(auth) = self.config.auth.as_ref() else { return self.ready() };
         let choice = choose_mechanism(&auth.mechanisms, &offered, &self.transport(), &auth.policy);
         let selected = match choice {
             Choice::Chosen(selected) => selected,
@@ -95,10 +93,10 @@ impl ClientSession {
         let remaining = offered.into_iter().filter(|m| !m.eq_ignore_ascii_case(name)).collect();
         self.auth = Some(AuthExchange { sasl, offered: remaining, cancelled: None });
         self.state = State::Auth;
-        self.command(&line, Expect::Auth, now);
+        self.command(&line, Expect::Auth);
     }
 
-    pub(super) fn handle_auth(&mut self, reply: &Reply, now: Instant) {
+    pub(super) fn handle_auth(&mut self, reply: &Reply) {
         let Some(exchange) = self.auth.as_mut() else { return };
         if reply.code() == 334 {
             if exchange.cancelled.is_some() {
@@ -112,7 +110,7 @@ impl ClientSession {
                     "*".to_owned()
                 }
             };
-            self.command(&line, Expect::Auth, now);
+            self.command(&line, Expect::Auth);
             return;
         }
         let Some(exchange) = self.auth.take() else { return };
@@ -131,12 +129,12 @@ impl ClientSession {
         match outcome.disposition(&policy) {
             Disposition::ContinueAuthenticated => {
                 self.authenticated = true;
-                self.ready(now);
+                self.ready();
             }
-            Disposition::ContinueUnauthenticated => self.ready(now),
+            Disposition::ContinueUnauthenticated => self.ready(),
             Disposition::DeferTemporary if matches!(outcome, AuthOutcome::TemporaryFailure { .. }) => {
                 // A 4xx: the next mechanism may do better (authinfo.md §3 step 4).
-                self.try_mechanism(exchange.offered, Some(reply), now);
+                self.try_mechanism(exchange.offered, Some(reply));
             }
             Disposition::DeferTemporary | Disposition::DeferCredentialsRejected => {
                 self.auth_failed(Failure::remote(FailureKind::Auth, reply, Phase::Auth));

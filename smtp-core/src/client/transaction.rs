@@ -2,8 +2,7 @@
 //! (or `BDAT`) commands, pipelined when the server allows it, and what each
 //! reply does to the recipients (smtp.md §9, §12.3).
 
-use std::time::Instant;
-
+use crate::data::{dot_stuff, has_8bit, max_line_len, normalized_size};
 use crate::params::{Body, MailParams, Orcpt, RcptParams};
 use crate::reply::Reply;
 use crate::status::EnhancedStatus;
@@ -13,7 +12,6 @@ use super::{
     ClientSession, Envelope, Expect, Failure, FailureKind, MAX_COMMAND_LINE, MessageId, MessageResult, Phase,
     RecipientResult, status_for,
 };
-use crate::data::{dot_stuff, has_8bit, max_line_len, normalized_size};
 
 /// Longest content line RFC 5321 §4.5.3.1.6 allows, CR LF included.
 const MAX_TEXT_LINE: usize = 1000;
@@ -176,7 +174,7 @@ impl Failure {
 impl ClientSession {
     /// Starts a transaction for the current message. Returns `false` when
     /// nothing was sent (the message failed here, or nobody is left).
-    pub(super) fn start_transaction(&mut self, now: Instant) -> bool {
+    pub(super) fn start_transaction(&mut self) -> bool {
         let Some(mut message) = self.current.take() else { return false };
         if message.plan.is_none() {
             match self.plan(&message) {
@@ -199,7 +197,7 @@ impl ClientSession {
         self.current = Some(message);
         if self.reset_needed {
             self.reset_needed = false;
-            self.command("RSET", Expect::Rset, now);
+            self.command("RSET", Expect::Rset);
             if !self.caps.has_pipelining() {
                 // MAIL after RSET's reply (then `start_next` comes here again).
                 return true;
@@ -217,27 +215,27 @@ impl ClientSession {
             final_sent: false,
             clean: false,
         });
-        self.command(&mail_line, Expect::Mail, now);
+        self.command(&mail_line, Expect::Mail);
         if self.caps.has_pipelining() {
             // MAIL, RCPT…, DATA in one write (RFC 2920). BDAT waits for the
             // RCPT replies, so that no content goes out for nobody.
-            while self.send_next_rcpt(now) {}
+            while self.send_next_rcpt() {}
             if !bdat {
-                self.command("DATA", Expect::Data, now);
+                self.command("DATA", Expect::Data);
             }
         }
         true
     }
 
-    pub(super) fn handle_transaction_reply(&mut self, expect: Expect, reply: &Reply, now: Instant) {
+    pub(super) fn handle_transaction_reply(&mut self, expect: Expect, reply: &Reply) {
         let next = self.transaction_step(expect, reply);
         match next {
             Next::Wait => {}
-            Next::Idle => self.start_next(now),
+            Next::Idle => self.start_next(),
             Next::SendRcpt => {
-                self.send_next_rcpt(now);
+                self.send_next_rcpt();
             }
-            Next::AfterRcpts => self.after_rcpts(now),
+            Next::AfterRcpts => self.after_rcpts(),
             Next::SendData { dot_only } => {
                 if dot_only {
                     // P4, P5: nobody to deliver to; end the data at once.
@@ -253,7 +251,7 @@ impl ClientSession {
                 self.rearm = true;
             }
             Next::SendChunk => self.send_chunk(),
-            Next::End => self.end_transaction(now),
+            Next::End => self.end_transaction(),
             Next::ProtocolError(phase) => self.protocol_error(reply, phase),
         }
     }
@@ -361,7 +359,7 @@ impl ClientSession {
 
     /// Every `RCPT` has its reply: defer or carry the `452`s, then DATA,
     /// BDAT or the end of the transaction.
-    fn after_rcpts(&mut self, now: Instant) {
+    fn after_rcpts(&mut self) {
         let pipelining = self.caps.has_pipelining();
         let bdat = self.current.as_ref().and_then(|m| m.plan.as_ref()).is_some_and(|p| p.bdat);
         let (Some(txn), Some(message)) = (self.txn.as_mut(), self.current.as_mut()) else { return };
@@ -378,11 +376,11 @@ impl ClientSession {
         if pipelining && !bdat {
             // DATA is already out; its reply decides.
         } else if nobody {
-            self.end_transaction(now);
+            self.end_transaction();
         } else if bdat {
             self.send_chunk();
         } else {
-            self.command("DATA", Expect::Data, now);
+            self.command("DATA", Expect::Data);
         }
     }
 
@@ -415,16 +413,16 @@ impl ClientSession {
     /// A transaction that failed is reset at once (P3); after one that
     /// ended with the reply to its content, the next message starts with
     /// `RSET` (reuse), while more recipients of the same message do not need it.
-    fn end_transaction(&mut self, now: Instant) {
+    fn end_transaction(&mut self) {
         let clean = self.txn.take().is_some_and(|t| t.clean);
         let more = self.current.as_ref().is_some_and(|m| !m.is_done());
         if clean {
             self.reset_needed = !more;
         } else {
             self.reset_needed = false;
-            self.command("RSET", Expect::Rset, now);
+            self.command("RSET", Expect::Rset);
         }
-        self.start_next(now);
+        self.start_next();
     }
 
     /// Takes up to `max_recipients` recipients for the next transaction,
@@ -445,7 +443,7 @@ impl ClientSession {
     }
 
     /// Sends the next `RCPT`; `false` when all are out.
-    fn send_next_rcpt(&mut self, now: Instant) -> bool {
+    fn send_next_rcpt(&mut self) -> bool {
         let Some(txn) = self.txn.as_mut() else { return false };
         let Some(&index) = txn.rcpts.get(txn.rcpts_sent) else { return false };
         txn.rcpts_sent += 1;
@@ -454,7 +452,7 @@ impl ClientSession {
             // Checked in `take_recipients`.
             _ => return false,
         };
-        self.command(&line, Expect::Rcpt(index), now);
+        self.command(&line, Expect::Rcpt(index));
         true
     }
 
