@@ -9,7 +9,7 @@ use crate::reply::Reply;
 use crate::server::data_fallback::{DataOutcome, DataProgress, DataReceiver};
 use crate::server::received::{Protocol, Stamp, write_received};
 use crate::server::session::{Pending, Phase, ServerSession, Txn};
-use crate::server::types::{Question, Transaction};
+use crate::server::types::Transaction;
 
 /// Initial content buffer when the client gave no `SIZE=`.
 const INITIAL_CONTENT: usize = 8 * 1024;
@@ -212,7 +212,7 @@ impl ServerSession {
             queue_id,
             chunked,
         };
-        self.ask(Pending::Message, Question::Message(Box::new(transaction)));
+        self.ask(Pending::Message(Some(Box::new(transaction))));
     }
 
     /// Ends the transaction with an error reply (too big, bare line endings).

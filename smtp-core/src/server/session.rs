@@ -16,7 +16,8 @@ use crate::server::config::{
 use crate::server::data_fallback::DataReceiver;
 use crate::server::path::ReversePath;
 use crate::server::types::{
-    DecisionId, Output, Peer, Question, Recipient, TlsInfo, UnexpectedDecision, Verdict, VerdictKind,
+    DecisionId, Output, Peer, Question, Recipient, TlsInfo, Transaction, UnexpectedDecision, Verdict,
+    VerdictKind,
 };
 
 /// A buffer whose capacity grew past this is dropped once it is empty, so
@@ -86,9 +87,7 @@ pub struct ServerSession {
     started: Instant,
     pub(super) phase: Phase,
     /// The decision being waited for.
-    waiting: Option<(DecisionId, Pending)>,
-    /// The question to hand out next.
-    question: Option<(DecisionId, Question)>,
+    waiting: Option<Waiting>,
     next_id: u64,
     pub(super) helo: Option<Box<str>>,
     /// EHLO was accepted: enhanced status codes on replies.
@@ -137,16 +136,30 @@ pub(super) enum Phase {
     Closed,
 }
 
-/// What a pending decision was about.
+/// A question put out, waiting for its answer.
+#[derive(Debug)]
+struct Waiting {
+    id: DecisionId,
+    /// The question went out through `poll_output`.
+    asked: bool,
+    pending: Pending,
+}
+
+/// What a pending decision is about: what the question is built from when
+/// it goes out, and what an accept needs.
 #[derive(Debug)]
 pub(super) enum Pending {
     Connect,
-    Helo { extended: bool, name: Box<str> },
+    Helo {
+        extended: bool,
+        name: Box<str>,
+    },
     Mail(Box<(ReversePath, MailParams)>),
     Rcpt(Box<Recipient>),
-    Vrfy,
-    Expn,
-    Message,
+    Vrfy(String),
+    Expn(String),
+    /// The transaction, until the question takes it.
+    Message(Option<Box<Transaction>>),
 }
 
 /// The transaction being built.
@@ -175,7 +188,6 @@ impl ServerSession {
             started: now,
             phase: Phase::Connecting,
             waiting: None,
-            question: None,
             next_id: 0,
             helo: None,
             extended: false,
@@ -195,8 +207,7 @@ impl ServerSession {
             commands: 0,
         };
         if session.config.ask.connect {
-            let peer = session.peer.clone();
-            session.ask(Pending::Connect, Question::Connect(peer));
+            session.ask(Pending::Connect);
         } else {
             session.greet(None);
         }
@@ -235,16 +246,13 @@ impl ServerSession {
             return Ok(());
         }
         let pending = match self.waiting.take() {
-            Some((waiting, pending)) if waiting == id => pending,
+            Some(waiting) if waiting.id == id => waiting.pending,
             other => {
-                let pending = other.as_ref().map(|(waiting, _)| *waiting);
+                let pending = other.as_ref().map(|waiting| waiting.id);
                 self.waiting = other;
                 return Err(UnexpectedDecision { got: id, pending });
             }
         };
-        if self.question.as_ref().is_some_and(|(q, _)| *q == id) {
-            self.question = None;
-        }
         self.apply(pending, verdict);
         self.drain_pending(now);
         self.arm(now);
@@ -305,8 +313,29 @@ impl ServerSession {
             self.out_given = true;
             return Some(Output::Send(&self.out));
         }
-        if let Some((id, question)) = self.question.take() {
-            return Some(Output::Decide(id, question));
+        if let Some(waiting) = self.waiting.as_mut().filter(|w| !w.asked) {
+            waiting.asked = true;
+            let question = match &mut waiting.pending {
+                Pending::Connect => Question::Connect(self.peer.clone()),
+                Pending::Helo { extended, name } => {
+                    Question::Helo { name: name.to_string(), extended: *extended }
+                }
+                Pending::Mail(mail) => Question::Mail {
+                    reverse_path: mail.0.clone(),
+                    params: mail.1.clone(),
+                    auth: self.auth.as_deref().map(str::to_owned),
+                    tls: self.peer.tls.is_some(),
+                },
+                Pending::Rcpt(recipient) => Question::Rcpt {
+                    forward_path: recipient.forward_path.clone(),
+                    params: recipient.params.clone(),
+                },
+                Pending::Vrfy(value) => Question::Vrfy(mem::take(value)),
+                Pending::Expn(value) => Question::Expn(mem::take(value)),
+                // Put out once (`asked`), so the transaction is still there.
+                Pending::Message(transaction) => Question::Message(transaction.take()?),
+            };
+            return Some(Output::Decide(waiting.id, question));
         }
         if mem::take(&mut self.start_tls) {
             return Some(Output::StartTls);
@@ -423,7 +452,6 @@ impl ServerSession {
         self.phase = Phase::Closed;
         self.close = true;
         self.waiting = None;
-        self.question = None;
         self.deadline = None;
         self.txn = None;
         self.line = Vec::new();
@@ -442,11 +470,10 @@ impl ServerSession {
     }
 
     /// Puts a question out and waits for its answer.
-    pub(super) fn ask(&mut self, pending: Pending, question: Question) {
+    pub(super) fn ask(&mut self, pending: Pending) {
         let id = DecisionId(self.next_id);
         self.next_id += 1;
-        self.waiting = Some((id, pending));
-        self.question = Some((id, question));
+        self.waiting = Some(Waiting { id, asked: false, pending });
     }
 
     /// Wall-clock seconds at `now`.
@@ -516,9 +543,9 @@ impl ServerSession {
                 self.accept_mail(reverse_path, params, queue_id, reply.as_ref());
             }
             Pending::Rcpt(recipient) if accept => self.accept_rcpt(*recipient, reply.as_ref()),
-            Pending::Vrfy if accept => self.reply(reply.as_ref().unwrap_or(&replies::CANNOT_VRFY)),
-            Pending::Expn if accept => self.reply(reply.as_ref().unwrap_or(&replies::EXPN_DISABLED)),
-            Pending::Message if accept => self.reply(reply.as_ref().unwrap_or(&replies::MESSAGE_ACCEPTED)),
+            Pending::Vrfy(_) if accept => self.reply(reply.as_ref().unwrap_or(&replies::CANNOT_VRFY)),
+            Pending::Expn(_) if accept => self.reply(reply.as_ref().unwrap_or(&replies::EXPN_DISABLED)),
+            Pending::Message(_) if accept => self.reply(reply.as_ref().unwrap_or(&replies::MESSAGE_ACCEPTED)),
             _ => self.reply(reply.as_ref().unwrap_or(&replies::LOCAL_ERROR)),
         }
     }
@@ -687,11 +714,11 @@ impl ServerSession {
             Command::Quit => self.close_with(&replies::CLOSING),
             Command::Vrfy(None) | Command::Expn(None) => self.reply_bad(&replies::ARGUMENT_REQUIRED),
             Command::Vrfy(Some(value)) if self.config.vrfy => {
-                self.ask(Pending::Vrfy, Question::Vrfy(value.into_owned()));
+                self.ask(Pending::Vrfy(value.into_owned()));
             }
             Command::Vrfy(Some(_)) => self.reply(&replies::CANNOT_VRFY),
             Command::Expn(Some(value)) if self.config.expn => {
-                self.ask(Pending::Expn, Question::Expn(value.into_owned()));
+                self.ask(Pending::Expn(value.into_owned()));
             }
             Command::Expn(Some(_)) => self.reply_bad(&replies::EXPN_DISABLED),
             Command::Help => self.handle_help(),
