@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod data;
 mod params;
 pub mod replies;
 mod reply;
@@ -7,6 +8,10 @@ mod server;
 mod status;
 mod xtext;
 
+pub use data::{
+    BareLineEndings, BdatOutcome, BdatProgress, BdatReceiver, DataOutcome, DataProgress, DataReceiver,
+    DotStuffer, dot_stuff, has_8bit, max_line_len, normalized_size,
+};
 pub use params::{Body, MAX_ENVID, MAX_PARAMETERS, MailParams, Notify, Orcpt, ParamError, RcptParams, Ret};
 pub use reply::{
     MAX_PARSED_LINE, MAX_PARSED_LINES, MAX_REPLY_LINE, ParsedReply, Reply, ReplyError, ReplyParseError,

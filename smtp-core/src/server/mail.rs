@@ -102,8 +102,7 @@ impl ServerSession {
             queue_id,
             content: Vec::new(),
             received_len: 0,
-            size: 0,
-            chunked: false,
+            bdat: None,
         }));
     }
 
@@ -116,7 +115,7 @@ impl ServerSession {
             };
             return self.reply_bad(&reply);
         };
-        if txn.chunked {
+        if txn.bdat.is_some() {
             return self.reply_bad(&replies::DATA_BDAT_MIXED);
         }
         if txn.recipients.len() >= self.config.max_recipients {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::MailParams;
+use crate::data::{BdatReceiver, DataReceiver};
 use crate::replies::{self, HostReply};
 use crate::reply::Reply;
 use crate::server::auth::AuthExchange;
@@ -13,7 +14,6 @@ use crate::server::command::{self, Command};
 use crate::server::config::{
     MAX_AUTH_LINE, MAX_COMMAND_LINE, MAX_PIPELINED_INPUT, ServerConfig, TimeoutPhase,
 };
-use crate::server::data_fallback::DataReceiver;
 use crate::server::path::ReversePath;
 use crate::server::types::{
     DecisionId, Output, Peer, Question, Recipient, TlsInfo, Transaction, UnexpectedDecision, Verdict,
@@ -124,8 +124,8 @@ pub(super) enum Phase {
     Command,
     /// Reading DATA content.
     Data(DataReceiver),
-    /// Reading a BDAT chunk.
-    Bdat { remaining: u64, size: u64, last: bool },
+    /// Reading a BDAT chunk (into the transaction's `BdatReceiver`).
+    Bdat,
     /// Dropping a refused BDAT chunk.
     Discard { remaining: u64 },
     /// Reading the client's line in an AUTH exchange.
@@ -171,10 +171,8 @@ pub(super) struct Txn {
     pub(super) queue_id: Option<String>,
     pub(super) content: Vec<u8>,
     pub(super) received_len: usize,
-    /// Content bytes received (for SIZE), our header excluded.
-    pub(super) size: u64,
-    /// BDAT chunks have arrived.
-    pub(super) chunked: bool,
+    /// Set once BDAT started the content.
+    pub(super) bdat: Option<BdatReceiver>,
 }
 
 impl ServerSession {
@@ -286,7 +284,7 @@ impl ServerSession {
         }
         let reply = match self.phase {
             Phase::Command | Phase::NoService => Some(replies::TIMEOUT_COMMAND),
-            Phase::Data(_) | Phase::Bdat { .. } | Phase::Discard { .. } => Some(replies::TIMEOUT_DATA),
+            Phase::Data(_) | Phase::Bdat | Phase::Discard { .. } => Some(replies::TIMEOUT_DATA),
             Phase::Auth(_) => Some(replies::TIMEOUT_AUTH),
             Phase::TlsHandshake => None,
             Phase::Connecting | Phase::Closed => return,
@@ -597,7 +595,7 @@ impl ServerSession {
             at += match self.phase {
                 Phase::Command | Phase::NoService | Phase::Auth(_) => self.read_line(rest, now),
                 Phase::Data(_) => self.read_data(rest),
-                Phase::Bdat { .. } | Phase::Discard { .. } => self.read_chunk(rest),
+                Phase::Bdat | Phase::Discard { .. } => self.read_chunk(rest),
                 Phase::Connecting | Phase::TlsHandshake | Phase::Closed => break,
             };
         }
@@ -762,7 +760,7 @@ impl ServerSession {
         let phase = match self.phase {
             _ if self.waiting.is_some() => None,
             Phase::Command | Phase::NoService => Some(TimeoutPhase::Command),
-            Phase::Data(_) | Phase::Bdat { .. } | Phase::Discard { .. } => Some(TimeoutPhase::DataBlock),
+            Phase::Data(_) | Phase::Bdat | Phase::Discard { .. } => Some(TimeoutPhase::DataBlock),
             Phase::Auth(_) => Some(TimeoutPhase::Auth),
             Phase::TlsHandshake => Some(TimeoutPhase::StartTls),
             Phase::Connecting | Phase::Closed => None,
