@@ -6,6 +6,8 @@ pub mod replies;
 mod reply;
 mod server;
 mod status;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod xtext;
 
 pub use data::{

@@ -3,6 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "tokio")]
+pub mod tls;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
