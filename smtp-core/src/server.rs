@@ -10,7 +10,6 @@ mod auth;
 mod command;
 mod config;
 mod content;
-mod data_fallback;
 mod hello;
 mod mail;
 mod path;

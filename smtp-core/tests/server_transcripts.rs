@@ -27,6 +27,8 @@
 //! flight fed one byte at a time: the server must send the
 //! same bytes and receive the same messages (`O: nosplit` skips this, for
 //! transcripts whose meaning depends on what arrives together, like T10).
+//! And once more with every decision answered late, after the next input
+//! arrived: the same again.
 
 mod server_common;
 
@@ -72,6 +74,9 @@ fn transcripts() {
     for path in &names {
         let transcript = parse(path);
         let reference = run_checked(&transcript);
+        // Decisions answered only after the next input arrived: the same.
+        let deferred = run_split(&transcript, Some((usize::MAX, 0)), true);
+        assert_eq!(deferred, reference, "{}: deferred decisions change the session", transcript.name);
         if transcript.split {
             flights += check_splits(&transcript, &reference);
         }
@@ -266,8 +271,9 @@ fn run_checked(t: &Transcript) -> Outcome {
 
 /// Runs the transcript without checks, feeding flight `cut.0` in two parts
 /// at byte `cut.1`, or every flight byte by byte when `cut` is `None`.
-fn run_split(t: &Transcript, cut: Option<(usize, usize)>) -> Outcome {
+fn run_split(t: &Transcript, cut: Option<(usize, usize)>, defer: bool) -> Outcome {
     let mut h = Harness::new(t.config.clone());
+    h.defer = defer;
     let mut flight = 0;
     for step in &t.steps {
         match step {
@@ -302,7 +308,7 @@ fn run_split(t: &Transcript, cut: Option<(usize, usize)>) -> Outcome {
 fn check_splits(t: &Transcript, reference: &Outcome) -> usize {
     let flights: Vec<usize> =
         t.steps.iter().filter_map(|s| if let Step::Flight(b) = s { Some(b.len()) } else { None }).collect();
-    let byte_by_byte = run_split(t, None);
+    let byte_by_byte = run_split(t, None, false);
     assert_eq!(
         String::from_utf8_lossy(&byte_by_byte.wire),
         String::from_utf8_lossy(&reference.wire),
@@ -315,7 +321,7 @@ fn check_splits(t: &Transcript, reference: &Outcome) -> usize {
         // ends and at a stride; the byte-by-byte run covers every boundary.
         let cuts = (1..len).filter(|&at| len <= 512 || at < 256 || len - at < 256 || at % 61 == 0);
         for at in cuts {
-            let outcome = run_split(t, Some((flight, at)));
+            let outcome = run_split(t, Some((flight, at)), false);
             assert_eq!(
                 String::from_utf8_lossy(&outcome.wire),
                 String::from_utf8_lossy(&reference.wire),
@@ -329,15 +335,8 @@ fn check_splits(t: &Transcript, reference: &Outcome) -> usize {
     flights.len()
 }
 
-/// Every reply line is `ddd[ -]text CRLF` without other CR or LF, at most 512 octets.
 fn check_reply_syntax(name: &str, wire: &[u8]) {
-    for line in wire.split_inclusive(|&b| b == b'\n') {
-        let ok = line.len() >= 6
-            && line.len() <= 512
-            && line[..3].iter().all(u8::is_ascii_digit)
-            && matches!(line[3], b' ' | b'-')
-            && line.ends_with(b"\r\n")
-            && !line[..line.len() - 2].iter().any(|&b| b == b'\r' || b == b'\n');
-        assert!(ok, "{name}: malformed reply line {:?}", String::from_utf8_lossy(line));
+    if let Some(line) = server_common::bad_reply_line(wire) {
+        panic!("{name}: malformed reply line {line:?}");
     }
 }

@@ -3,13 +3,13 @@
 
 use std::time::Instant;
 
+use crate::data::{BdatOutcome, BdatProgress, BdatReceiver, DataOutcome, DataProgress, DataReceiver};
 use crate::params::Body;
 use crate::replies;
 use crate::reply::Reply;
-use crate::server::data_fallback::{DataOutcome, DataProgress, DataReceiver};
 use crate::server::received::{Protocol, Stamp, write_received};
 use crate::server::session::{Pending, Phase, ServerSession, Txn};
-use crate::server::types::{Question, Transaction};
+use crate::server::types::Transaction;
 
 /// Initial content buffer when the client gave no `SIZE=`.
 const INITIAL_CONTENT: usize = 8 * 1024;
@@ -24,7 +24,7 @@ impl ServerSession {
             Some(txn) if txn.recipients.is_empty() => {
                 Some(if sendmail { replies::SENDMAIL_NEED_RCPT } else { replies::NEED_RCPT })
             }
-            Some(txn) if txn.chunked => Some(replies::DATA_BDAT_MIXED),
+            Some(txn) if txn.bdat.is_some() => Some(replies::DATA_BDAT_MIXED),
             Some(txn) if txn.params.body == Some(Body::BinaryMime) => Some(replies::BINARYMIME_NEEDS_BDAT),
             Some(_) => None,
         };
@@ -49,10 +49,7 @@ impl ServerSession {
             self.phase = Phase::Command;
             return 0;
         };
-        let before = txn.content.len();
-        let progress = receiver.handle_input(rest, &mut txn.content);
-        txn.size += (txn.content.len() - before) as u64;
-        match progress {
+        match receiver.handle_input(rest, &mut txn.content) {
             DataProgress::NeedMore => rest.len(),
             DataProgress::Done { consumed, outcome } => {
                 self.phase = Phase::Command;
@@ -91,65 +88,59 @@ impl ServerSession {
             }
             return;
         }
-        if self.txn.as_ref().is_some_and(|txn| !txn.chunked) {
+        let max_size = self.config.max_message_size;
+        if self.txn.as_ref().is_some_and(|txn| txn.bdat.is_none()) {
             self.begin_content(now);
-            if let Some(txn) = &mut self.txn {
-                txn.chunked = true;
-            }
         }
+        let Some(txn) = &mut self.txn else { return };
+        txn.bdat.get_or_insert_with(|| BdatReceiver::new(max_size)).start_chunk(size, last);
+        self.phase = Phase::Bdat;
         if size == 0 {
-            self.finish_chunk(0, last);
-        } else {
-            self.phase = Phase::Bdat { remaining: size, size, last };
+            // A zero-octet chunk is complete without input.
+            self.read_chunk(&[]);
         }
     }
 
     /// Reads BDAT chunk bytes (or drops a refused chunk); returns the bytes used.
     pub(super) fn read_chunk(&mut self, rest: &[u8]) -> usize {
-        let max = self.config.max_message_size;
-        match &mut self.phase {
-            Phase::Discard { remaining } => {
-                let take = rest.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-                *remaining -= take as u64;
-                if *remaining == 0 {
-                    self.phase = Phase::Command;
-                }
-                take
+        if let Phase::Discard { remaining } = &mut self.phase {
+            let take = usize::try_from(*remaining).map_or(rest.len(), |r| r.min(rest.len()));
+            *remaining -= take as u64;
+            if *remaining == 0 {
+                self.phase = Phase::Command;
             }
-            Phase::Bdat { remaining, size, last } => {
-                let (size, last) = (*size, *last);
-                let take = rest.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-                *remaining -= take as u64;
-                let done = *remaining == 0;
-                if let Some(txn) = &mut self.txn {
-                    let room = max.map_or(u64::MAX, |max| max.saturating_sub(txn.size));
-                    let store = take.min(usize::try_from(room).unwrap_or(usize::MAX));
-                    txn.content.extend_from_slice(&rest[..store]);
-                    txn.size += take as u64;
-                }
-                if done {
-                    self.phase = Phase::Command;
-                    self.finish_chunk(size, last);
-                }
-                take
+            return take;
+        }
+        let Some(txn) = &mut self.txn else {
+            self.phase = Phase::Command;
+            return 0;
+        };
+        let Some(receiver) = &mut txn.bdat else {
+            self.phase = Phase::Command;
+            return 0;
+        };
+        match receiver.handle_input(rest, &mut txn.content) {
+            BdatProgress::NeedMore => rest.len(),
+            BdatProgress::Idle => {
+                self.phase = Phase::Command;
+                0
             }
-            _ => 0,
+            BdatProgress::ChunkDone { consumed, outcome } => {
+                self.phase = Phase::Command;
+                match outcome {
+                    BdatOutcome::ChunkReceived { chunk_size } => self.chunk_received(chunk_size),
+                    BdatOutcome::Complete { .. } => self.finish_message(),
+                    // The transaction fails at the chunk that passes the
+                    // limit; later chunks find no transaction and are dropped.
+                    BdatOutcome::TooBig { .. } => self.fail_transaction(&replies::MESSAGE_TOO_BIG),
+                }
+                consumed
+            }
         }
     }
 
-    /// A whole chunk arrived: `250 2.0.0 n octets received`, or the end of
-    /// the message after LAST.
-    fn finish_chunk(&mut self, size: u64, last: bool) {
-        let too_big = match (&self.txn, self.config.max_message_size) {
-            (Some(txn), Some(max)) => txn.size > max,
-            _ => false,
-        };
-        if too_big {
-            return self.fail_transaction(&replies::MESSAGE_TOO_BIG);
-        }
-        if last {
-            return self.finish_message();
-        }
+    /// `250 2.0.0 <n> octets received`.
+    fn chunk_received(&mut self, size: u64) {
         let mut digits = [0u8; 20];
         let number = format_u64(size, &mut digits);
         let enhanced = self.extended;
@@ -196,7 +187,7 @@ impl ServerSession {
         if count_received(&txn.content[txn.received_len..]) > self.config.max_hops {
             return self.reply(&replies::TOO_MANY_HOPS);
         }
-        let Txn { reverse_path, params, recipients, queue_id, mut content, received_len, chunked, .. } = *txn;
+        let Txn { reverse_path, params, recipients, queue_id, mut content, received_len, bdat } = *txn;
         content.shrink_to_fit();
         let transaction = Transaction {
             reverse_path,
@@ -210,9 +201,9 @@ impl ServerSession {
             tls: self.peer.tls.clone(),
             remote: self.peer.remote,
             queue_id,
-            chunked,
+            chunked: bdat.is_some(),
         };
-        self.ask(Pending::Message, Question::Message(Box::new(transaction)));
+        self.ask(Pending::Message(Some(Box::new(transaction))));
     }
 
     /// Ends the transaction with an error reply (too big, bare line endings).

@@ -8,7 +8,6 @@ use crate::replies;
 use crate::reply::{MAX_REPLY_LINE, Reply};
 use crate::server::command::HelloError;
 use crate::server::session::{Pending, ServerSession};
-use crate::server::types::Question;
 use crate::status::EnhancedStatus;
 
 impl ServerSession {
@@ -20,8 +19,7 @@ impl ServerSession {
             Err(HelloError::Invalid) => return self.reply_bad(&replies::INVALID_DOMAIN),
         };
         if self.config.ask.helo {
-            let question = Question::Helo { name: name.to_string(), extended };
-            self.ask(Pending::Helo { extended, name: name.into() }, question);
+            self.ask(Pending::Helo { extended, name: name.into() });
         } else {
             self.accept_hello(extended, name.into());
         }

@@ -6,7 +6,7 @@ use crate::reply::Reply;
 use crate::server::config::SyntaxMode;
 use crate::server::path::{ArgError, ForwardPath, Path, PathError, ReversePath, split_path_arg};
 use crate::server::session::{Pending, ServerSession, Txn};
-use crate::server::types::{Question, Recipient};
+use crate::server::types::Recipient;
 
 impl ServerSession {
     pub(super) fn handle_mail(&mut self, args: &[u8]) {
@@ -29,13 +29,7 @@ impl ServerSession {
         }
         match self.parse_mail(args) {
             Ok((reverse_path, params)) => {
-                let question = Question::Mail {
-                    reverse_path: reverse_path.clone(),
-                    params: params.clone(),
-                    auth: self.auth.as_deref().map(str::to_owned),
-                    tls: self.peer.tls.is_some(),
-                };
-                self.ask(Pending::Mail(Box::new((reverse_path, params))), question);
+                self.ask(Pending::Mail(Box::new((reverse_path, params))));
             }
             Err(reply) => self.reply_bad(&reply),
         }
@@ -108,8 +102,7 @@ impl ServerSession {
             queue_id,
             content: Vec::new(),
             received_len: 0,
-            size: 0,
-            chunked: false,
+            bdat: None,
         }));
     }
 
@@ -122,20 +115,14 @@ impl ServerSession {
             };
             return self.reply_bad(&reply);
         };
-        if txn.chunked {
+        if txn.bdat.is_some() {
             return self.reply_bad(&replies::DATA_BDAT_MIXED);
         }
         if txn.recipients.len() >= self.config.max_recipients {
             return self.reply(&replies::TOO_MANY_RECIPIENTS);
         }
         match self.parse_rcpt(args, txn.params.smtputf8) {
-            Ok(recipient) => {
-                let question = Question::Rcpt {
-                    forward_path: recipient.forward_path.clone(),
-                    params: recipient.params.clone(),
-                };
-                self.ask(Pending::Rcpt(Box::new(recipient)), question);
-            }
+            Ok(recipient) => self.ask(Pending::Rcpt(Box::new(recipient))),
             Err(reply) => self.reply_bad(&reply),
         }
     }

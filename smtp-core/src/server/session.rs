@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::MailParams;
+use crate::data::{BdatReceiver, DataReceiver};
 use crate::replies::{self, HostReply};
 use crate::reply::Reply;
 use crate::server::auth::AuthExchange;
@@ -13,10 +14,10 @@ use crate::server::command::{self, Command};
 use crate::server::config::{
     MAX_AUTH_LINE, MAX_COMMAND_LINE, MAX_PIPELINED_INPUT, ServerConfig, TimeoutPhase,
 };
-use crate::server::data_fallback::DataReceiver;
 use crate::server::path::ReversePath;
 use crate::server::types::{
-    DecisionId, Output, Peer, Question, Recipient, TlsInfo, UnexpectedDecision, Verdict, VerdictKind,
+    DecisionId, Output, Peer, Question, Recipient, TlsInfo, Transaction, UnexpectedDecision, Verdict,
+    VerdictKind,
 };
 
 /// A buffer whose capacity grew past this is dropped once it is empty, so
@@ -86,9 +87,7 @@ pub struct ServerSession {
     started: Instant,
     pub(super) phase: Phase,
     /// The decision being waited for.
-    waiting: Option<(DecisionId, Pending)>,
-    /// The question to hand out next.
-    question: Option<(DecisionId, Question)>,
+    waiting: Option<Waiting>,
     next_id: u64,
     pub(super) helo: Option<Box<str>>,
     /// EHLO was accepted: enhanced status codes on replies.
@@ -125,8 +124,8 @@ pub(super) enum Phase {
     Command,
     /// Reading DATA content.
     Data(DataReceiver),
-    /// Reading a BDAT chunk.
-    Bdat { remaining: u64, size: u64, last: bool },
+    /// Reading a BDAT chunk (into the transaction's `BdatReceiver`).
+    Bdat,
     /// Dropping a refused BDAT chunk.
     Discard { remaining: u64 },
     /// Reading the client's line in an AUTH exchange.
@@ -137,16 +136,30 @@ pub(super) enum Phase {
     Closed,
 }
 
-/// What a pending decision was about.
+/// A question put out, waiting for its answer.
+#[derive(Debug)]
+struct Waiting {
+    id: DecisionId,
+    /// The question went out through `poll_output`.
+    asked: bool,
+    pending: Pending,
+}
+
+/// What a pending decision is about: what the question is built from when
+/// it goes out, and what an accept needs.
 #[derive(Debug)]
 pub(super) enum Pending {
     Connect,
-    Helo { extended: bool, name: Box<str> },
+    Helo {
+        extended: bool,
+        name: Box<str>,
+    },
     Mail(Box<(ReversePath, MailParams)>),
     Rcpt(Box<Recipient>),
-    Vrfy,
-    Expn,
-    Message,
+    Vrfy(String),
+    Expn(String),
+    /// The transaction, until the question takes it.
+    Message(Option<Box<Transaction>>),
 }
 
 /// The transaction being built.
@@ -158,10 +171,8 @@ pub(super) struct Txn {
     pub(super) queue_id: Option<String>,
     pub(super) content: Vec<u8>,
     pub(super) received_len: usize,
-    /// Content bytes received (for SIZE), our header excluded.
-    pub(super) size: u64,
-    /// BDAT chunks have arrived.
-    pub(super) chunked: bool,
+    /// Set once BDAT started the content.
+    pub(super) bdat: Option<BdatReceiver>,
 }
 
 impl ServerSession {
@@ -175,7 +186,6 @@ impl ServerSession {
             started: now,
             phase: Phase::Connecting,
             waiting: None,
-            question: None,
             next_id: 0,
             helo: None,
             extended: false,
@@ -195,8 +205,7 @@ impl ServerSession {
             commands: 0,
         };
         if session.config.ask.connect {
-            let peer = session.peer.clone();
-            session.ask(Pending::Connect, Question::Connect(peer));
+            session.ask(Pending::Connect);
         } else {
             session.greet(None);
         }
@@ -235,16 +244,13 @@ impl ServerSession {
             return Ok(());
         }
         let pending = match self.waiting.take() {
-            Some((waiting, pending)) if waiting == id => pending,
+            Some(waiting) if waiting.id == id => waiting.pending,
             other => {
-                let pending = other.as_ref().map(|(waiting, _)| *waiting);
+                let pending = other.as_ref().map(|waiting| waiting.id);
                 self.waiting = other;
                 return Err(UnexpectedDecision { got: id, pending });
             }
         };
-        if self.question.as_ref().is_some_and(|(q, _)| *q == id) {
-            self.question = None;
-        }
         self.apply(pending, verdict);
         self.drain_pending(now);
         self.arm(now);
@@ -278,7 +284,7 @@ impl ServerSession {
         }
         let reply = match self.phase {
             Phase::Command | Phase::NoService => Some(replies::TIMEOUT_COMMAND),
-            Phase::Data(_) | Phase::Bdat { .. } | Phase::Discard { .. } => Some(replies::TIMEOUT_DATA),
+            Phase::Data(_) | Phase::Bdat | Phase::Discard { .. } => Some(replies::TIMEOUT_DATA),
             Phase::Auth(_) => Some(replies::TIMEOUT_AUTH),
             Phase::TlsHandshake => None,
             Phase::Connecting | Phase::Closed => return,
@@ -305,8 +311,29 @@ impl ServerSession {
             self.out_given = true;
             return Some(Output::Send(&self.out));
         }
-        if let Some((id, question)) = self.question.take() {
-            return Some(Output::Decide(id, question));
+        if let Some(waiting) = self.waiting.as_mut().filter(|w| !w.asked) {
+            waiting.asked = true;
+            let question = match &mut waiting.pending {
+                Pending::Connect => Question::Connect(self.peer.clone()),
+                Pending::Helo { extended, name } => {
+                    Question::Helo { name: name.to_string(), extended: *extended }
+                }
+                Pending::Mail(mail) => Question::Mail {
+                    reverse_path: mail.0.clone(),
+                    params: mail.1.clone(),
+                    auth: self.auth.as_deref().map(str::to_owned),
+                    tls: self.peer.tls.is_some(),
+                },
+                Pending::Rcpt(recipient) => Question::Rcpt {
+                    forward_path: recipient.forward_path.clone(),
+                    params: recipient.params.clone(),
+                },
+                Pending::Vrfy(value) => Question::Vrfy(mem::take(value)),
+                Pending::Expn(value) => Question::Expn(mem::take(value)),
+                // Put out once (`asked`), so the transaction is still there.
+                Pending::Message(transaction) => Question::Message(transaction.take()?),
+            };
+            return Some(Output::Decide(waiting.id, question));
         }
         if mem::take(&mut self.start_tls) {
             return Some(Output::StartTls);
@@ -423,7 +450,6 @@ impl ServerSession {
         self.phase = Phase::Closed;
         self.close = true;
         self.waiting = None;
-        self.question = None;
         self.deadline = None;
         self.txn = None;
         self.line = Vec::new();
@@ -442,11 +468,10 @@ impl ServerSession {
     }
 
     /// Puts a question out and waits for its answer.
-    pub(super) fn ask(&mut self, pending: Pending, question: Question) {
+    pub(super) fn ask(&mut self, pending: Pending) {
         let id = DecisionId(self.next_id);
         self.next_id += 1;
-        self.waiting = Some((id, pending));
-        self.question = Some((id, question));
+        self.waiting = Some(Waiting { id, asked: false, pending });
     }
 
     /// Wall-clock seconds at `now`.
@@ -516,9 +541,9 @@ impl ServerSession {
                 self.accept_mail(reverse_path, params, queue_id, reply.as_ref());
             }
             Pending::Rcpt(recipient) if accept => self.accept_rcpt(*recipient, reply.as_ref()),
-            Pending::Vrfy if accept => self.reply(reply.as_ref().unwrap_or(&replies::CANNOT_VRFY)),
-            Pending::Expn if accept => self.reply(reply.as_ref().unwrap_or(&replies::EXPN_DISABLED)),
-            Pending::Message if accept => self.reply(reply.as_ref().unwrap_or(&replies::MESSAGE_ACCEPTED)),
+            Pending::Vrfy(_) if accept => self.reply(reply.as_ref().unwrap_or(&replies::CANNOT_VRFY)),
+            Pending::Expn(_) if accept => self.reply(reply.as_ref().unwrap_or(&replies::EXPN_DISABLED)),
+            Pending::Message(_) if accept => self.reply(reply.as_ref().unwrap_or(&replies::MESSAGE_ACCEPTED)),
             _ => self.reply(reply.as_ref().unwrap_or(&replies::LOCAL_ERROR)),
         }
     }
@@ -570,7 +595,7 @@ impl ServerSession {
             at += match self.phase {
                 Phase::Command | Phase::NoService | Phase::Auth(_) => self.read_line(rest, now),
                 Phase::Data(_) => self.read_data(rest),
-                Phase::Bdat { .. } | Phase::Discard { .. } => self.read_chunk(rest),
+                Phase::Bdat | Phase::Discard { .. } => self.read_chunk(rest),
                 Phase::Connecting | Phase::TlsHandshake | Phase::Closed => break,
             };
         }
@@ -687,11 +712,11 @@ impl ServerSession {
             Command::Quit => self.close_with(&replies::CLOSING),
             Command::Vrfy(None) | Command::Expn(None) => self.reply_bad(&replies::ARGUMENT_REQUIRED),
             Command::Vrfy(Some(value)) if self.config.vrfy => {
-                self.ask(Pending::Vrfy, Question::Vrfy(value.into_owned()));
+                self.ask(Pending::Vrfy(value.into_owned()));
             }
             Command::Vrfy(Some(_)) => self.reply(&replies::CANNOT_VRFY),
             Command::Expn(Some(value)) if self.config.expn => {
-                self.ask(Pending::Expn, Question::Expn(value.into_owned()));
+                self.ask(Pending::Expn(value.into_owned()));
             }
             Command::Expn(Some(_)) => self.reply_bad(&replies::EXPN_DISABLED),
             Command::Help => self.handle_help(),
@@ -735,7 +760,7 @@ impl ServerSession {
         let phase = match self.phase {
             _ if self.waiting.is_some() => None,
             Phase::Command | Phase::NoService => Some(TimeoutPhase::Command),
-            Phase::Data(_) | Phase::Bdat { .. } | Phase::Discard { .. } => Some(TimeoutPhase::DataBlock),
+            Phase::Data(_) | Phase::Bdat | Phase::Discard { .. } => Some(TimeoutPhase::DataBlock),
             Phase::Auth(_) => Some(TimeoutPhase::Auth),
             Phase::TlsHandshake => Some(TimeoutPhase::StartTls),
             Phase::Connecting | Phase::Closed => None,

@@ -3,13 +3,16 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "tokio")]
+pub mod tls;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smarthost_authinfo::server::ServerCredentials;
 use smarthost_smtp_core::{
-    AuthConfig, EnhancedStatus, Output, Peer, Question, Reply, ServerConfig, ServerSession, Transaction,
-    Verdict,
+    AuthConfig, DecisionId, EnhancedStatus, Output, Peer, Question, Reply, ServerConfig, ServerSession,
+    Transaction, Verdict,
 };
 
 /// The wall clock the tests start at.
@@ -56,6 +59,9 @@ pub fn policy(question: &Question, messages: usize) -> Verdict {
     }
 }
 
+/// Answers a question, given the number of messages so far.
+pub type Policy = Box<dyn FnMut(&Question, usize) -> Verdict>;
+
 /// A session with everything it produced.
 pub struct Harness {
     pub session: ServerSession,
@@ -69,6 +75,12 @@ pub struct Harness {
     pub questions: usize,
     pub starttls: bool,
     pub closed: bool,
+    /// Answers questions; [`policy`] by default.
+    pub policy: Policy,
+    /// Answer questions only after the next input arrived (so that input
+    /// is buffered while a decision is pending).
+    pub defer: bool,
+    queued: Option<(DecisionId, Question)>,
 }
 
 impl Harness {
@@ -89,6 +101,9 @@ impl Harness {
             questions: 0,
             starttls: false,
             closed: false,
+            policy: Box::new(policy),
+            defer: false,
+            queued: None,
         };
         harness.drain();
         harness
@@ -98,25 +113,41 @@ impl Harness {
     pub fn send(&mut self, bytes: &[u8]) {
         self.session.handle_input(bytes, self.now);
         self.drain();
+        self.answer_queued();
     }
 
-    /// Drains the outputs, answering questions with [`policy`].
+    /// Answers a deferred question, and any that follow from it.
+    pub fn answer_queued(&mut self) {
+        while let Some((id, question)) = self.queued.take() {
+            self.answer(id, question);
+            self.drain();
+        }
+    }
+
+    /// Drains the outputs, answering questions with the policy (or
+    /// keeping one for later when `defer` is set).
     pub fn drain(&mut self) {
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::Send(bytes) => self.wire.extend_from_slice(bytes),
-                Output::Decide(id, question) => {
-                    self.questions += 1;
-                    let verdict = policy(&question, self.messages.len());
-                    if let Question::Message(transaction) = question {
-                        self.messages.push(*transaction);
-                    }
-                    self.session.handle_decision(id, verdict, self.now).unwrap();
+                Output::Decide(id, question) if self.defer => {
+                    assert!(self.queued.is_none(), "two questions at once");
+                    self.queued = Some((id, question));
                 }
+                Output::Decide(id, question) => self.answer(id, question),
                 Output::StartTls => self.starttls = true,
                 Output::Close => self.closed = true,
             }
         }
+    }
+
+    fn answer(&mut self, id: DecisionId, question: Question) {
+        self.questions += 1;
+        let verdict = (self.policy)(&question, self.messages.len());
+        if let Question::Message(transaction) = question {
+            self.messages.push(*transaction);
+        }
+        self.session.handle_decision(id, verdict, self.now).unwrap();
     }
 
     pub fn tls_established(&mut self) {
@@ -153,4 +184,19 @@ pub fn codes(wire: &str) -> Vec<u16> {
         .filter(|l| l.as_bytes().get(3) != Some(&b'-'))
         .map(|l| l[..3].parse().unwrap())
         .collect()
+}
+
+/// Every reply line is `ddd[ -]text CRLF`, at most 512 octets, without
+/// another CR or LF; returns the first bad line.
+pub fn bad_reply_line(wire: &[u8]) -> Option<String> {
+    wire.split_inclusive(|&b| b == b'\n')
+        .find(|line| {
+            !(line.len() >= 6
+                && line.len() <= 512
+                && line[..3].iter().all(u8::is_ascii_digit)
+                && matches!(line[3], b' ' | b'-')
+                && line.ends_with(b"\r\n")
+                && !line[..line.len() - 2].iter().any(|&b| b == b'\r' || b == b'\n'))
+        })
+        .map(|line| String::from_utf8_lossy(line).into_owned())
 }
