@@ -17,8 +17,14 @@ use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use smarthost_smtp_core::tokio::{Destination, TlsClient, TlsClientOptions, TrustAnchors, deliver};
-use smarthost_smtp_core::{ClientConfig, Envelope, FailureKind, MessageResult, TlsPolicy};
+use smarthost_smtp_core::tokio::{
+    Destination, ServerPolicy, ServerTls, TlsClient, TlsClientOptions, TrustAnchors, deliver,
+    serve_connection,
+};
+use smarthost_smtp_core::{
+    ClientConfig, Envelope, FailureKind, MessageResult, Question, ServerConfig, TlsPolicy, Transaction,
+    Verdict,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -129,7 +135,7 @@ impl TestPki {
         }
     }
 
-    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+    fn server_config(&self) -> Arc<rustls::ServerConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
         let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -138,7 +144,11 @@ impl TestPki {
             .with_no_client_auth()
             .with_single_cert(vec![self.cert_der.clone()], key)
             .unwrap();
-        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+        Arc::new(config)
+    }
+
+    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        tokio_rustls::TlsAcceptor::from(self.server_config())
     }
 
     fn client(&self, ca_file: &Path, dangerous: bool) -> TlsClient {
@@ -408,4 +418,53 @@ fn tls_client_options_report_bad_ca_files() {
     std::fs::write(&empty, "not a certificate\n").unwrap();
     let error = options(&empty).build().unwrap_err().to_string();
     assert!(error.contains("no certificate found") && error.contains("BEGIN CERTIFICATE"), "{error}");
+}
+
+/// Our server's policy in the driver test: accept everything, keep the messages.
+struct Keep(Vec<Transaction>);
+
+impl ServerPolicy for Keep {
+    async fn decide(&mut self, question: Question) -> Verdict {
+        match question {
+            Question::Message(transaction) => {
+                self.0.push(*transaction);
+                Verdict::queued(&format!("K{}", self.0.len()))
+            }
+            _ => Verdict::accept(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn our_client_driver_against_our_server_driver_with_starttls() {
+    let pki = TestPki::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let destination =
+        Destination { addr: listener.local_addr().unwrap(), server_name: "localhost".to_owned() };
+    let mut server_config = ServerConfig::new("localhost").unwrap();
+    server_config.tls_available = true;
+    let server_tls = ServerTls::starttls(pki.server_config());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut policy = Keep(Vec::new());
+        serve_connection(tcp, Arc::new(server_config), Some(&server_tls), &mut policy).await.unwrap();
+        policy.0
+    });
+    let mut config = config(TlsPolicy::Required);
+    config.allow_bdat = true;
+    let first = b"Subject: one\r\n\r\n.dot\r\n".to_vec();
+    let second = b"Subject: two\n\nbare LF\n".to_vec();
+    let messages = vec![
+        (Envelope::new("a@example.org", ["b@example.net"]), first.clone()),
+        (Envelope::new("a@example.org", ["c@example.net", "d@example.net"]), second.clone()),
+    ];
+    let client = pki.client(&pki.ca_file, false);
+    let results = bounded("delivery", deliver(&destination, &client, config, messages)).await.unwrap();
+    assert_eq!(kinds(&results), [None, None, None], "{results:#?}");
+    assert_eq!(results[1].recipients[1].reply.text(), "Ok: queued as K2");
+    let stored = bounded("server", server).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|t| t.tls.is_some() && t.chunked), "{stored:#?}");
+    assert_eq!(stored[0].message(), normalised(&first).as_slice());
+    assert_eq!(stored[1].message(), normalised(&second).as_slice());
 }
