@@ -337,7 +337,12 @@ pub fn parse_reply(input: &[u8]) -> Result<ParsedReply, ReplyParseError> {
         at += end + 1;
         let (code, last, rest) = split_line(line)?;
         let first = *first_code.get_or_insert(code);
-        let rest = String::from_utf8_lossy(rest);
+        // Control characters would break our own rendering; servers do not
+        // send them. They become spaces before the status is looked for, so
+        // that `5.1.1<TAB>text` has its status and the text renders back
+        // exactly as parsed (found by the `smtp_reply` fuzz target).
+        let rest: String =
+            String::from_utf8_lossy(rest).chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
         let mut rest: &str = &rest;
         let line_status =
             EnhancedStatus::split_prefix(rest).filter(|(s, _)| u16::from(s.class()) == code / 100);
@@ -355,8 +360,7 @@ pub fn parse_reply(input: &[u8]) -> Result<ParsedReply, ReplyParseError> {
         if line_number > 0 {
             text.push('\n');
         }
-        // Control characters would break our own rendering; servers do not send them.
-        text.extend(rest.chars().map(|c| if c.is_control() { ' ' } else { c }));
+        text.push_str(rest);
         if last {
             let status = status.filter(|s| u16::from(s.class()) == code / 100);
             let reply = Reply { code, status, text: Cow::Owned(text) };

@@ -78,6 +78,21 @@ fn status_of_another_class_is_text() {
 }
 
 #[test]
+fn control_characters_after_the_status_are_separators() {
+    // Found by the smtp_reply fuzz target: a CR before the end of the line
+    // hid the status, and rendering then made it reappear.
+    let (reply, _) = complete(b"250 2.0.0\r\xe5\n");
+    assert_eq!((reply.status(), reply.text().as_ref()), (Some(EnhancedStatus::OK), "\u{fffd}"));
+    let (reply, _) = complete(b"550 5.1.1\tUser unknown\r\n");
+    assert_eq!(
+        (reply.status().unwrap().to_string().as_str(), reply.text().as_ref()),
+        ("5.1.1", "User unknown")
+    );
+    let (again, _) = complete(reply.to_string().as_bytes());
+    assert_eq!(again, reply);
+}
+
+#[test]
 fn pipelined_replies_are_taken_one_at_a_time() {
     let input = b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n";
     let (first, used) = complete(input);

@@ -1,0 +1,118 @@
+//! EHLO/HELO, the capability list, HELP and STARTTLS.
+
+use std::borrow::Cow;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use crate::replies;
+use crate::reply::{MAX_REPLY_LINE, Reply};
+use crate::server::command::HelloError;
+use crate::server::session::{Pending, ServerSession};
+use crate::status::EnhancedStatus;
+
+impl ServerSession {
+    pub(super) fn handle_hello(&mut self, extended: bool, name: Result<Cow<'_, str>, HelloError>) {
+        let name = match name {
+            Ok(name) => name,
+            Err(HelloError::Missing) if extended => return self.reply_bad(&replies::EHLO_REQUIRES_DOMAIN),
+            Err(HelloError::Missing) => return self.reply_bad(&replies::HELO_REQUIRES_DOMAIN),
+            Err(HelloError::Invalid) => return self.reply_bad(&replies::INVALID_DOMAIN),
+        };
+        if self.config.ask.helo {
+            self.ask(Pending::Helo { extended, name: name.into() });
+        } else {
+            self.accept_hello(extended, name.into());
+        }
+    }
+
+    /// EHLO/HELO accepted: reset the transaction, remember the name, and
+    /// answer with the greeting line (and the capabilities for EHLO).
+    pub(super) fn accept_hello(&mut self, extended: bool, name: Box<str>) {
+        self.txn = None;
+        self.extended = extended;
+        let config = Arc::clone(&self.config);
+        let remote = self.peer.remote.ip();
+        let tls = self.peer.tls.is_some();
+        let out = self.out();
+        let mark = out.len();
+        let separator = if extended { '-' } else { ' ' };
+        // Writing to a Vec cannot fail.
+        let _ = write!(
+            out,
+            "250{separator}{} Hello {name} [{remote}]{}\r\n",
+            config.hostname(),
+            replies::HELLO_SUFFIX
+        );
+        if out.len() - mark > MAX_REPLY_LINE {
+            out.truncate(mark);
+            let _ = write!(out, "250{separator}{} Hello [{remote}]\r\n", config.hostname());
+        }
+        self.helo = Some(name);
+        if !extended {
+            return;
+        }
+        let auth = config.auth.as_ref().map(|auth| auth.offered(tls)).unwrap_or_default();
+        let mut keywords: [Option<&str>; 12] = [None; 12];
+        let mut count = 0;
+        let mut add = |keyword: &'static str, on: bool| {
+            if on {
+                keywords[count] = Some(keyword);
+                count += 1;
+            }
+        };
+        add("PIPELINING", true);
+        add("SIZE", true);
+        add("8BITMIME", true);
+        add("SMTPUTF8", config.smtputf8);
+        add("ENHANCEDSTATUSCODES", true);
+        add("DSN", config.dsn);
+        add("CHUNKING", config.chunking);
+        add("BINARYMIME", config.chunking);
+        add("STARTTLS", config.tls_available && !tls);
+        add("AUTH", !auth.is_empty());
+        add("HELP", config.help);
+        let out = self.out();
+        for (index, keyword) in keywords.iter().flatten().enumerate() {
+            let separator = if index + 1 == count { ' ' } else { '-' };
+            let _ = write!(out, "250{separator}{keyword}");
+            match *keyword {
+                "SIZE" => {
+                    if let Some(max) = config.max_message_size {
+                        let _ = write!(out, " {max}");
+                    }
+                }
+                "AUTH" => {
+                    for mechanism in &auth {
+                        let _ = write!(out, " {mechanism}");
+                    }
+                }
+                _ => {}
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    pub(super) fn handle_help(&mut self) {
+        if !self.config.help {
+            return self.reply(&replies::HELP_NOT_IMPLEMENTED);
+        }
+        let status = Some(EnhancedStatus::OK);
+        // The constant lines have no control characters and fit a line.
+        if let Ok(reply) = Reply::multiline(214, status, replies::HELP_LINES) {
+            self.reply(&reply);
+        }
+    }
+
+    pub(super) fn handle_starttls(&mut self, has_parameters: bool) {
+        if has_parameters {
+            self.reply_bad(&replies::STARTTLS_PARAMETERS);
+        } else if !self.config.tls_available || self.peer.tls.is_some() {
+            self.reply_bad(&replies::TLS_NOT_AVAILABLE);
+        } else if self.txn.is_some() {
+            self.reply_bad(&replies::STARTTLS_IN_TRANSACTION);
+        } else {
+            self.reply(&replies::READY_TO_START_TLS);
+            self.begin_tls();
+        }
+    }
+}
