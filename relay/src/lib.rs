@@ -1,1 +1,9 @@
 #![doc = include_str!("../README.md")]
+
+mod config;
+
+pub use config::{
+    AuthConfig, ByteSize, Config, ConfigErrors, INLINE_ORIGIN, ListenMode, Listener, LocalConfig,
+    LocalDelivery, Location, LogConfig, LogFormat, MailerConfig, MapsConfig, MasqueradeConfig, PolicyConfig,
+    Problem, QueueConfig, RoutingConfig, Severity, SpoolConfig, TlsConfig, format_duration, parse_duration,
+};
