@@ -21,6 +21,8 @@ pub(crate) enum Sysexit {
     CantCreat = 73,
     /// `EX_IOERR`: reading or writing failed part-way.
     IoErr = 74,
+    /// `EX_CONFIG`: the configuration file is wrong.
+    Config = 78,
 }
 
 impl From<Sysexit> for ExitCode {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod authinfo;
+pub mod config;
 pub mod makemap;
 pub mod map;
 pub mod newaliases;

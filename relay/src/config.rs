@@ -323,11 +323,10 @@ impl Config {
                 Problem::error(path, "the file is not UTF-8 text; save it as UTF-8").at(Some(location)),
             ])
         })?;
-        let base_dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        Self::parse(&text, path, &base_dir)
+        // `relay.toml` alone: its directory is the current one, written as nothing so
+        // that paths stay as short as the operator wrote them.
+        let base_dir = path.parent().unwrap_or(Path::new(""));
+        Self::parse(&text, path, base_dir)
     }
 
     /// Reads configuration `text` whose relative paths start at `base_dir`;

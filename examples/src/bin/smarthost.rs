@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use smarthost::config;
 use smarthost::queue::{self, Action, Format};
 use smarthost::{authinfo, makemap, map, newaliases, route};
 
@@ -46,6 +47,29 @@ enum Command {
     /// sendmail's newaliases (keys folded, `@` sentinel last, bad lines
     /// reported as FILE:LINE and left out, alias loops named).
     Newaliases(NewaliasesArgs),
+    /// Check the relay's configuration file and the files it names (exit 0
+    /// ok, 78 wrong, 66 unreadable), or show it with every default.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check every key and the files the configuration names (maps, TLS
+    /// certificate, credentials); print every problem with its file, line,
+    /// key and fix, then `FILE: ok`.
+    Check {
+        /// The relay's TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print the effective configuration as TOML: every key, defaults
+    /// filled in, paths absolute.
+    Show {
+        /// The relay's TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 /// `smarthost newaliases`' operand and flag.
@@ -266,6 +290,8 @@ fn main() -> ExitCode {
             &newaliases::Settings { config: args.config, file: args.file },
         ),
         Command::Authinfo(AuthinfoCommand::Check { file }) => authinfo::check(&file),
+        Command::Config(ConfigCommand::Check { config }) => config::check(&config),
+        Command::Config(ConfigCommand::Show { config }) => config::show(&config),
         Command::Authinfo(AuthinfoCommand::Lookup(args)) => authinfo::lookup(&authinfo::LookupSettings {
             file: args.file,
             host: args.host,

@@ -78,7 +78,7 @@ impl Files<'_> {
                 ),
             ),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let parent = parent_dir(dir);
                 if !parent.is_dir() {
                     self.error(
                         "spool.dir",
@@ -101,7 +101,7 @@ impl Files<'_> {
         let (cert_exists, key_exists) = (tls.cert.exists(), tls.key.exists());
         if !cert_exists && !key_exists && tls.generate_self_signed {
             for (key, path) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
-                let parent = path.parent().unwrap_or(Path::new("."));
+                let parent = parent_dir(path);
                 if !parent.is_dir() {
                     self.error(
                         key,
@@ -393,6 +393,11 @@ fn source_entries<L>(map: &MapGeneration, lint: impl Fn(&[smarthost_maps::Entry<
         Ok(text) => lint(Source::parse(&text, &SourceOptions::default()).entries()),
         Err(_) => Vec::new(), // it was just read; a race with an editor shows up on the next check
     }
+}
+
+/// The directory `path` is in; `.` for a bare name.
+fn parent_dir(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 fn cannot_read(path: &Path, error: &io::Error) -> String {

@@ -131,7 +131,7 @@ impl Checker<'_> {
             None if routing.smart_host.is_some() || self.config.location_of(key).is_some() => self.error(
                 key,
                 format!(
-                    "no mailer `{name}`: use one of {} or define [mailers.{name}] with port, tls and auth",
+                    "no mailer `{name}`: use one of {}; or define [mailers.{name}] with port, tls and auth",
                     self.smtp_mailer_names()
                 ),
             ),
@@ -219,10 +219,15 @@ impl Checker<'_> {
             );
         }
         let masquerade = &self.config.masquerade;
-        if masquerade.masquerade_as.is_none() && self.config.location_of("masquerade").is_some() {
+        let says_something = !masquerade.domains.is_empty()
+            || masquerade.envelope
+            || masquerade.all
+            || masquerade.entire_domain
+            || !masquerade.exposed_users.is_empty();
+        if masquerade.masquerade_as.is_none() && says_something {
             self.warning(
                 "masquerade",
-                "no `as`: nothing is masqueraded; add as = \"example.net\" or remove [masquerade]",
+                "no `as`, so nothing is masqueraded and these settings do nothing; add as = \"example.net\"",
             );
         }
     }
