@@ -470,3 +470,38 @@ proptest! {
         let _ = parse(&format!("[{section}]\n{key} = {value}\n"));
     }
 }
+
+#[test]
+fn tls_files_parse_and_the_key_must_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["relay.example.net".to_owned()]).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let other = rcgen::KeyPair::generate().unwrap();
+    fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+    fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+    fs::write(dir.path().join("other.pem"), other.serialize_pem()).unwrap();
+    let file = dir.path().join("relay.toml");
+    fs::write(
+        &file,
+        "[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n[mailers.relay]\nca_file = \"cert.pem\"\n",
+    )
+    .unwrap();
+    assert_eq!(Config::load(&file).unwrap().check_files(), []);
+    fs::write(&file, "[tls]\ncert = \"cert.pem\"\nkey = \"other.pem\"\n").unwrap();
+    let p = Config::load(&file).unwrap().check_files();
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(p[0].message.contains("other.pem is not the key of the certificate in"), "{p:#?}");
+    fs::write(&file, "[tls]\ncert = \"key.pem\"\nkey = \"cert.pem\"\n").unwrap();
+    let p: Vec<String> = Config::load(&file).unwrap().check_files().iter().map(ToString::to_string).collect();
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert!(p[0].contains("`tls.cert`") && p[0].contains("expected certificates in PEM form"));
+    assert!(p[1].contains("`tls.key`") && p[1].contains("expected a private key in PEM form"));
+}
+
+#[test]
+fn masquerade_settings_without_as_warn() {
+    let c = parse("[masquerade]\nenvelope = true\n").unwrap();
+    assert!(c.warnings[0].to_string().contains("`masquerade`: no `as`"), "{:?}", c.warnings);
+    assert!(parse("[masquerade]\nenvelope = false\n").unwrap().warnings.is_empty());
+}
