@@ -188,7 +188,10 @@ impl ServerSession {
             return self.reply(&replies::TOO_MANY_HOPS);
         }
         let Txn { reverse_path, params, recipients, queue_id, mut content, received_len, bdat } = *txn;
-        content.shrink_to_fit();
+        // Give back a reservation the client's SIZE= overstated by far.
+        if content.capacity() > 2 * content.len() + INITIAL_CONTENT {
+            content.shrink_to_fit();
+        }
         let transaction = Transaction {
             reverse_path,
             mail_params: params,

@@ -110,6 +110,8 @@ impl ServerSession {
             self.reply_bad(&replies::TLS_NOT_AVAILABLE);
         } else if self.txn.is_some() {
             self.reply_bad(&replies::STARTTLS_IN_TRANSACTION);
+        } else if self.tls_suspended {
+            self.reply(&replies::TLS_TEMPORARILY_UNAVAILABLE);
         } else {
             self.reply(&replies::READY_TO_START_TLS);
             self.begin_tls();

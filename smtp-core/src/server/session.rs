@@ -105,6 +105,8 @@ pub struct ServerSession {
     pending: Vec<u8>,
     pending_at: usize,
     start_tls: bool,
+    /// The driver cannot do TLS for now: STARTTLS gets 454.
+    pub(super) tls_suspended: bool,
     close: bool,
     deadline: Option<Instant>,
     bad_commands: u32,
@@ -198,6 +200,7 @@ impl ServerSession {
             pending: Vec::new(),
             pending_at: 0,
             start_tls: false,
+            tls_suspended: false,
             close: false,
             deadline: None,
             bad_commands: 0,
@@ -272,6 +275,14 @@ impl ServerSession {
         self.commands = 0;
         self.phase = Phase::Command;
         self.arm(now);
+    }
+
+    /// The driver cannot run a TLS handshake for now (say its certificate
+    /// can no longer be loaded): STARTTLS, still advertised when
+    /// configured, is answered `454 4.3.3 TLS not available due to
+    /// temporary reason` (RFC 3207) for the rest of the session.
+    pub fn handle_tls_unavailable(&mut self) {
+        self.tls_suspended = true;
     }
 
     /// Call when [`ServerSession::poll_timeout`] has passed: the session
