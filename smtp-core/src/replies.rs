@@ -191,6 +191,9 @@ pub const CHUNK_RECEIVED_SUFFIX: &str = " octets received";
 /// `250 2.0.0 Message accepted for delivery`: the default reply to the end
 /// of a message (callers usually answer with [`Verdict::queued`](crate::Verdict::queued)).
 pub const MESSAGE_ACCEPTED: Reply = Reply::constant(250, OK_200, "Message accepted for delivery");
+/// `250 2.0.0 Ok: queued as ID`: the text before the id
+/// ([`Verdict::queued`](crate::Verdict::queued)).
+pub const QUEUED_AS: &str = "Ok: queued as ";
 /// `554 5.6.0 Message contains bare CR or LF` (spec §5.3).
 pub const BARE_LINE_ENDING_IN_DATA: Reply =
     Reply::constant(554, Some(S::OTHER_MEDIA), "Message contains bare CR or LF");
@@ -355,34 +358,126 @@ impl PathReply {
     /// free of control characters) to `out`. A path too long for one reply
     /// line is left out.
     pub fn write_to(&self, out: &mut Vec<u8>, path: &str, enhanced: bool) {
-        write_parts(out, self.code, self.status, enhanced, &["<", path, ">... ", self.text]);
+        if path.len() + self.text.len() + 4 + 12 + 7 > MAX_REPLY_LINE {
+            return write_parts(out, self.code, self.status, enhanced, &[self.text]);
+        }
+        // The common case, written directly: one reservation, no slice of parts.
+        out.reserve(path.len() + self.text.len() + 24);
+        push_head(out, self.code, self.status, enhanced);
+        out.push(b'<');
+        out.extend_from_slice(path.as_bytes());
+        out.extend_from_slice(b">... ");
+        out.extend_from_slice(self.text.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
 }
 
 /// Writes `code [status] part part ...CRLF` as one reply line. Callers pass
-/// parts free of CR, LF and other control characters. When the line would
-/// exceed [`MAX_REPLY_LINE`], only the last part is written, which the
-/// constant constructors have checked.
+/// a valid code and status (from a checked constant or [`Reply`]) and parts
+/// free of CR, LF and other control characters. When the line would exceed
+/// [`MAX_REPLY_LINE`], only the last part is written, which the constant
+/// constructors have checked.
 pub(crate) fn write_parts(out: &mut Vec<u8>, code: u16, status: Option<S>, enhanced: bool, parts: &[&str]) {
     let len: usize = parts.iter().map(|p| p.len()).sum();
     // "ddd " + "x.yyy.zzz " + text + CRLF
     let parts = if len + 4 + 12 + 2 > MAX_REPLY_LINE { &parts[parts.len() - 1..] } else { parts };
-    // The code and status come from a `Reply` with empty text, rendered as
-    // `ddd x.y.z` or `ddd ` followed by CRLF; the CRLF is replaced by the text.
-    Reply::constant(code, status, "").write_to(out, enhanced);
-    out.truncate(out.len() - 2);
-    if out.last() != Some(&b' ') {
-        out.push(b' ');
-    }
+    push_head(out, code, status, enhanced);
     for part in parts {
         out.extend_from_slice(part.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
 }
 
+/// Writes a reply through [`write_parts`] when it is one line (all of our
+/// constants), and through [`Reply::write_to`] otherwise.
+pub(crate) fn write_reply(out: &mut Vec<u8>, reply: &Reply, enhanced: bool) {
+    match reply.text() {
+        std::borrow::Cow::Borrowed(line) if !line.is_empty() => {
+            write_parts(out, reply.code(), reply.status(), enhanced, &[line]);
+        }
+        _ => reply.write_to(out, enhanced),
+    }
+}
+
+/// `ddd ` or `ddd x.y.z ` (a single-line reply's start).
+fn push_head(out: &mut Vec<u8>, code: u16, status: Option<S>, enhanced: bool) {
+    out.extend_from_slice(&[
+        b'0' + (code / 100) as u8,
+        b'0' + (code / 10 % 10) as u8,
+        b'0' + (code % 10) as u8,
+        b' ',
+    ]);
+    if let (Some(status), true) = (status, enhanced) {
+        out.push(b'0' + status.class());
+        for number in [status.subject(), status.detail()] {
+            out.push(b'.');
+            match number {
+                0..=9 => out.push(b'0' + number as u8),
+                10..=99 => out.extend_from_slice(&[b'0' + (number / 10) as u8, b'0' + (number % 10) as u8]),
+                _ => push_decimal(out, u64::from(number)),
+            }
+        }
+        out.push(b' ');
+    }
+}
+
+/// Appends `n` in decimal, without the formatting machinery.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut buffer = [0u8; 20];
+    out.extend_from_slice(decimal(n, &mut buffer).as_bytes());
+}
+
+/// `n` in decimal, written into `buffer`.
+pub(crate) fn decimal(mut n: u64, buffer: &mut [u8; 20]) -> &str {
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buffer[at..]).unwrap_or("0")
+}
+
+/// Appends an IP address: IPv4 by hand (the common case on a hot path),
+/// IPv6 through `Display`.
+pub(crate) fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_decimal(out, u64::from(octet));
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            use std::io::Write as _;
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_and_addresses() {
+        let mut out = Vec::new();
+        push_decimal(&mut out, 0);
+        out.push(b' ');
+        push_decimal(&mut out, u64::MAX);
+        out.push(b' ');
+        push_ip(&mut out, "192.0.2.255".parse().unwrap());
+        out.push(b' ');
+        push_ip(&mut out, "2001:db8::1".parse().unwrap());
+        assert_eq!(out, b"0 18446744073709551615 192.0.2.255 2001:db8::1");
+    }
 
     fn render(f: impl FnOnce(&mut Vec<u8>)) -> String {
         let mut out = Vec::new();

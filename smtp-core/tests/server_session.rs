@@ -375,3 +375,19 @@ fn accept_all_policy_runs_sessions_back_to_back() {
         [220, 250, 250, 250, 354, 250, 250, 250, 250, 354, 250, 250, 250, 250, 354, 250]
     );
 }
+
+#[test]
+fn starttls_is_temporarily_unavailable_when_the_driver_says_so() {
+    let mut config = config();
+    config.tls_available = true;
+    let mut h = Harness::new(config);
+    h.session.handle_tls_unavailable();
+    h.send(b"EHLO client.example\r\nSTARTTLS\r\nNOOP\r\n");
+    let wire = h.take_wire();
+    assert!(wire.contains("250-STARTTLS\r\n"), "{wire}");
+    assert!(
+        wire.ends_with("454 4.3.3 TLS not available due to temporary reason\r\n250 2.0.0 OK\r\n"),
+        "{wire}"
+    );
+    assert!(!h.starttls);
+}

@@ -163,7 +163,7 @@ impl ServerSession {
         let sendmail = self.config.sendmail_status_codes;
         match step {
             AuthStep::Challenge(challenge) => {
-                let out = self.out();
+                let out = &mut self.out;
                 out.extend_from_slice(b"334 ");
                 out.extend_from_slice(challenge.as_bytes());
                 out.extend_from_slice(b"\r\n");

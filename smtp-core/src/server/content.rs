@@ -141,11 +141,11 @@ impl ServerSession {
 
     /// `250 2.0.0 <n> octets received`.
     fn chunk_received(&mut self, size: u64) {
-        let mut digits = [0u8; 20];
-        let number = format_u64(size, &mut digits);
+        let mut buffer = [0u8; 20];
+        let number = replies::decimal(size, &mut buffer);
         let enhanced = self.extended;
         replies::write_parts(
-            self.out(),
+            &mut self.out,
             250,
             replies::MESSAGE_ACCEPTED.status(),
             enhanced,
@@ -188,7 +188,10 @@ impl ServerSession {
             return self.reply(&replies::TOO_MANY_HOPS);
         }
         let Txn { reverse_path, params, recipients, queue_id, mut content, received_len, bdat } = *txn;
-        content.shrink_to_fit();
+        // Give back a reservation the client's SIZE= overstated by far.
+        if content.capacity() > 2 * content.len() + INITIAL_CONTENT {
+            content.shrink_to_fit();
+        }
         let transaction = Transaction {
             reverse_path,
             mail_params: params,
@@ -231,21 +234,6 @@ fn count_received(message: &[u8]) -> usize {
     count
 }
 
-/// Formats `n` in decimal into `buffer` without allocating.
-fn format_u64(mut n: u64, buffer: &mut [u8; 20]) -> &str {
-    let mut at = buffer.len();
-    loop {
-        at -= 1;
-        buffer[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buffer[at..]).unwrap_or("0")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,12 +243,5 @@ mod tests {
         let message = b"Received: a\r\nreceived: b\r\n c\r\nSubject: x\r\n\r\nReceived: body\r\n";
         assert_eq!(count_received(message), 2);
         assert_eq!(count_received(b""), 0);
-    }
-
-    #[test]
-    fn formats_numbers() {
-        let mut buffer = [0u8; 20];
-        assert_eq!(format_u64(0, &mut buffer), "0");
-        assert_eq!(format_u64(u64::MAX, &mut buffer), "18446744073709551615");
     }
 }

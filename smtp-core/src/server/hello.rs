@@ -1,7 +1,6 @@
 //! EHLO/HELO, the capability list, HELP and STARTTLS.
 
 use std::borrow::Cow;
-use std::io::Write as _;
 use std::sync::Arc;
 
 use crate::replies;
@@ -33,19 +32,31 @@ impl ServerSession {
         let config = Arc::clone(&self.config);
         let remote = self.peer.remote.ip();
         let tls = self.peer.tls.is_some();
-        let out = self.out();
+        let hostname = config.hostname().as_bytes();
+        let out = &mut self.out;
         let mark = out.len();
-        let separator = if extended { '-' } else { ' ' };
-        // Writing to a Vec cannot fail.
-        let _ = write!(
-            out,
-            "250{separator}{} Hello {name} [{remote}]{}\r\n",
-            config.hostname(),
-            replies::HELLO_SUFFIX
-        );
+        let separator = if extended { b'-' } else { b' ' };
+        let hello = |out: &mut Vec<u8>, name: Option<&str>| {
+            out.extend_from_slice(b"250");
+            out.push(separator);
+            out.extend_from_slice(hostname);
+            out.extend_from_slice(b" Hello ");
+            if let Some(name) = name {
+                out.extend_from_slice(name.as_bytes());
+                out.push(b' ');
+            }
+            out.push(b'[');
+            replies::push_ip(out, remote);
+            out.push(b']');
+            if name.is_some() {
+                out.extend_from_slice(replies::HELLO_SUFFIX.as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+        };
+        hello(out, Some(&name));
         if out.len() - mark > MAX_REPLY_LINE {
             out.truncate(mark);
-            let _ = write!(out, "250{separator}{} Hello [{remote}]\r\n", config.hostname());
+            hello(out, None);
         }
         self.helo = Some(name);
         if !extended {
@@ -71,19 +82,21 @@ impl ServerSession {
         add("STARTTLS", config.tls_available && !tls);
         add("AUTH", !auth.is_empty());
         add("HELP", config.help);
-        let out = self.out();
+        let out = &mut self.out;
         for (index, keyword) in keywords.iter().flatten().enumerate() {
-            let separator = if index + 1 == count { ' ' } else { '-' };
-            let _ = write!(out, "250{separator}{keyword}");
+            out.extend_from_slice(if index + 1 == count { b"250 " } else { b"250-" });
+            out.extend_from_slice(keyword.as_bytes());
             match *keyword {
                 "SIZE" => {
                     if let Some(max) = config.max_message_size {
-                        let _ = write!(out, " {max}");
+                        out.push(b' ');
+                        replies::push_decimal(out, max);
                     }
                 }
                 "AUTH" => {
                     for mechanism in &auth {
-                        let _ = write!(out, " {mechanism}");
+                        out.push(b' ');
+                        out.extend_from_slice(mechanism.name().as_bytes());
                     }
                 }
                 _ => {}
@@ -110,6 +123,8 @@ impl ServerSession {
             self.reply_bad(&replies::TLS_NOT_AVAILABLE);
         } else if self.txn.is_some() {
             self.reply_bad(&replies::STARTTLS_IN_TRANSACTION);
+        } else if self.tls_suspended {
+            self.reply(&replies::TLS_TEMPORARILY_UNAVAILABLE);
         } else {
             self.reply(&replies::READY_TO_START_TLS);
             self.begin_tls();

@@ -4,7 +4,7 @@ use crate::params::{Body, MailParams, ParamError, RcptParams};
 use crate::replies;
 use crate::reply::Reply;
 use crate::server::config::SyntaxMode;
-use crate::server::path::{ArgError, ForwardPath, Path, PathError, ReversePath, split_path_arg};
+use crate::server::path::{ArgError, ForwardPath, ReversePath, split_path_arg};
 use crate::server::session::{Pending, ServerSession, Txn};
 use crate::server::types::Recipient;
 
@@ -29,7 +29,16 @@ impl ServerSession {
         }
         match self.parse_mail(args) {
             Ok((reverse_path, params)) => {
-                self.ask(Pending::Mail(Box::new((reverse_path, params))));
+                self.txn = Some(Box::new(Txn {
+                    reverse_path,
+                    params,
+                    recipients: Vec::new(),
+                    queue_id: None,
+                    content: Vec::new(),
+                    received_len: 0,
+                    bdat: None,
+                }));
+                self.ask(Pending::Mail);
             }
             Err(reply) => self.reply_bad(&reply),
         }
@@ -42,16 +51,18 @@ impl ServerSession {
             ArgError::Encoding => replies::BAD_SENDER_SYNTAX,
         })?;
         let reverse_path = match arg.path {
-            "" => ReversePath::Null,
-            text => match Path::parse(text) {
-                Ok(path) if !path.is_postmaster() => ReversePath::Mailbox(path),
-                _ => return Err(replies::BAD_SENDER_SYNTAX),
-            },
+            None => ReversePath::Null,
+            Some(Ok(path)) if !path.is_postmaster() => ReversePath::Mailbox(path),
+            Some(_) => return Err(replies::BAD_SENDER_SYNTAX),
         };
         if !arg.params.is_empty() && !self.extended {
             return Err(replies::PARAMETERS_AFTER_HELO);
         }
-        let params = MailParams::parse(arg.params).map_err(|e| e.reply())?;
+        let params = if arg.params.is_empty() {
+            MailParams::default()
+        } else {
+            MailParams::parse(arg.params).map_err(|e| e.reply())?
+        };
         let unoffered = if params.smtputf8 && !config.smtputf8 {
             Some("SMTPUTF8")
         } else if params.ret.is_some() && !config.dsn {
@@ -81,29 +92,14 @@ impl ServerSession {
         Ok((reverse_path, params))
     }
 
-    pub(super) fn accept_mail(
-        &mut self,
-        reverse_path: ReversePath,
-        params: MailParams,
-        queue_id: Option<String>,
-        reply: Option<&Reply>,
-    ) {
+    pub(super) fn accept_mail(&mut self, queue_id: Option<String>, reply: Option<&Reply>) {
+        let enhanced = self.extended;
+        let Some(txn) = &mut self.txn else { return };
+        txn.queue_id = queue_id;
         match reply {
-            Some(reply) => self.reply(reply),
-            None => {
-                let enhanced = self.extended;
-                replies::SENDER_OK.write_to(self.out(), reverse_path.raw(), enhanced);
-            }
+            Some(reply) => reply.write_to(&mut self.out, enhanced),
+            None => replies::SENDER_OK.write_to(&mut self.out, txn.reverse_path.raw(), enhanced),
         }
-        self.txn = Some(Box::new(Txn {
-            reverse_path,
-            params,
-            recipients: Vec::new(),
-            queue_id,
-            content: Vec::new(),
-            received_len: 0,
-            bdat: None,
-        }));
     }
 
     pub(super) fn handle_rcpt(&mut self, args: &[u8]) {
@@ -122,7 +118,16 @@ impl ServerSession {
             return self.reply(&replies::TOO_MANY_RECIPIENTS);
         }
         match self.parse_rcpt(args, txn.params.smtputf8) {
-            Ok(recipient) => self.ask(Pending::Rcpt(Box::new(recipient))),
+            Ok(recipient) => {
+                if let Some(txn) = &mut self.txn {
+                    if txn.recipients.capacity() == 0 {
+                        // Lists of a few recipients grow once at most.
+                        txn.recipients.reserve_exact(8);
+                    }
+                    txn.recipients.push(recipient);
+                }
+                self.ask(Pending::Rcpt);
+            }
             Err(reply) => self.reply_bad(&reply),
         }
     }
@@ -133,16 +138,20 @@ impl ServerSession {
             ArgError::Command => replies::RCPT_SYNTAX,
             ArgError::Encoding => replies::BAD_RECIPIENT_SYNTAX,
         })?;
-        let path = Path::parse(arg.path).map_err(|e| match e {
-            PathError::Syntax | PathError::NoDomain => replies::BAD_RECIPIENT_SYNTAX,
-        })?;
+        let Some(Ok(path)) = arg.path else {
+            return Err(replies::BAD_RECIPIENT_SYNTAX);
+        };
         if path.is_non_ascii() && !smtputf8 {
             return Err(replies::NON_ASCII_ADDRESS);
         }
         if !arg.params.is_empty() && !self.extended {
             return Err(replies::PARAMETERS_AFTER_HELO);
         }
-        let params = RcptParams::parse(arg.params).map_err(|e| e.reply())?;
+        let params = if arg.params.is_empty() {
+            RcptParams::default()
+        } else {
+            RcptParams::parse(arg.params).map_err(|e| e.reply())?
+        };
         if !config.dsn && params.has_dsn() {
             let keyword = if params.notify.is_some() { "NOTIFY" } else { "ORCPT" };
             return Err(ParamError::Unrecognized(keyword.into()).reply());
@@ -152,16 +161,15 @@ impl ServerSession {
         Ok(Recipient { forward_path, params })
     }
 
-    pub(super) fn accept_rcpt(&mut self, recipient: Recipient, reply: Option<&Reply>) {
-        match reply {
-            Some(reply) => self.reply(reply),
-            None => {
-                let enhanced = self.extended;
-                replies::RECIPIENT_OK.write_to(self.out(), recipient.forward_path.raw(), enhanced);
+    pub(super) fn accept_rcpt(&mut self, reply: Option<&Reply>) {
+        let enhanced = self.extended;
+        let recipient = self.txn.as_ref().and_then(|txn| txn.recipients.last());
+        match (reply, recipient) {
+            (Some(reply), _) => reply.write_to(&mut self.out, enhanced),
+            (None, Some(recipient)) => {
+                replies::RECIPIENT_OK.write_to(&mut self.out, recipient.forward_path.raw(), enhanced)
             }
-        }
-        if let Some(txn) = &mut self.txn {
-            txn.recipients.push(recipient);
+            (None, None) => {}
         }
     }
 }

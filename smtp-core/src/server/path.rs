@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::server::config::SyntaxMode;
 
@@ -27,7 +28,8 @@ use crate::server::config::SyntaxMode;
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Path {
-    raw: Box<str>,
+    /// Shared: a question and the transaction hold the same path.
+    raw: Arc<str>,
     /// Where the mailbox starts (after the source route's `:`).
     mailbox_at: u16,
     /// Where the `@` before the domain is, if there is one.
@@ -194,14 +196,14 @@ pub(crate) enum ArgError {
 /// The pieces of a `MAIL FROM:`/`RCPT TO:` argument.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct PathArg<'a> {
-    /// The text between the brackets (or the bare path in compatible mode).
-    pub(crate) path: &'a str,
+    /// The path, `None` for `<>`, or why it is not one.
+    pub(crate) path: Option<Result<Path, PathError>>,
     /// The parameter text after the path (may be empty).
     pub(crate) params: &'a str,
 }
 
 /// Splits `args` (what follows the verb, without CR LF) of a MAIL (`keyword`
-/// `FROM`) or RCPT (`TO`) command.
+/// `FROM`) or RCPT (`TO`) command, parsing the path on the way.
 pub(crate) fn split_path_arg<'a>(
     args: &'a [u8],
     keyword: &str,
@@ -227,17 +229,29 @@ pub(crate) fn split_path_arg<'a>(
         rest = rest.trim_start_matches(' ');
     }
     let (path, params) = if let Some(inner) = rest.strip_prefix('<') {
-        let close = closing_bracket(inner).ok_or(ArgError::Command)?;
-        let params = &inner[close + 1..];
-        if !params.is_empty() && !params.starts_with(' ') {
+        let (path, after) = match inner.strip_prefix('>') {
+            Some(after) => (None, after),
+            None => match parse_path_prefix(inner) {
+                Ok((path, end)) if inner.as_bytes().get(end) == Some(&b'>') => {
+                    (Some(Ok(path)), &inner[end + 1..])
+                }
+                result => {
+                    // Only a bracket that closes the path makes it an address error.
+                    let close = closing_bracket(inner).ok_or(ArgError::Command)?;
+                    (Some(Err(result.err().unwrap_or(PathError::Syntax))), &inner[close + 1..])
+                }
+            },
+        };
+        if !after.is_empty() && !after.starts_with(' ') {
             return Err(ArgError::Command);
         }
-        (&inner[..close], params)
+        (path, after)
     } else if strict || rest.is_empty() {
         return Err(ArgError::Command);
     } else {
         // sendmail takes `MAIL FROM:a@b` without brackets.
-        rest.split_once(' ').unwrap_or((rest, ""))
+        let (path, params) = rest.split_once(' ').unwrap_or((rest, ""));
+        (Some(Path::parse(path)), params)
     };
     Ok(PathArg { path, params: params.trim_matches(' ') })
 }
@@ -249,9 +263,9 @@ fn closing_bracket(text: &str) -> Option<usize> {
     let mut at = 0;
     while at < bytes.len() {
         match bytes[at] {
-            b'\\' if quoted => at += 1,
-            b'"' => quoted = !quoted,
             b'>' if !quoted => return Some(at),
+            b'"' => quoted = !quoted,
+            b'\\' if quoted => at += 1,
             _ => {}
         }
         at += 1;
@@ -260,13 +274,19 @@ fn closing_bracket(text: &str) -> Option<usize> {
 }
 
 fn parse_path(text: &str) -> Result<Path, PathError> {
-    if text.is_empty() || text.len() > usize::from(u16::MAX) {
-        return Err(PathError::Syntax);
+    match parse_path_prefix(text)? {
+        (path, end) if end == text.len() => Ok(path),
+        _ => Err(PathError::Syntax),
     }
+}
+
+/// Parses the path at the start of `text`; returns it and where it ends
+/// (at `>`, a space, or the end, for a well-formed argument).
+fn parse_path_prefix(text: &str) -> Result<(Path, usize), PathError> {
     let bytes = text.as_bytes();
     let mut at = 0;
     // Source route: "@" domain *( "," "@" domain ) ":"
-    if bytes[0] == b'@' {
+    if bytes.first() == Some(&b'@') {
         loop {
             at += 1; // the '@'
             let end =
@@ -310,36 +330,69 @@ fn parse_path(text: &str) -> Result<Path, PathError> {
             return Err(PathError::Syntax);
         }
     }
-    let domain_at = match bytes.get(at) {
-        None => {
-            return if text[mailbox_at..].eq_ignore_ascii_case("postmaster") {
-                Ok(Path {
-                    raw: text.into(),
-                    mailbox_at: mailbox_at as u16,
-                    domain_at: None,
-                    non_ascii: false,
-                })
-            } else {
-                Err(PathError::NoDomain)
-            };
+    let path = |end: usize, domain_at: Option<usize>| {
+        if end > usize::from(u16::MAX) {
+            return Err(PathError::Syntax);
         }
-        Some(b'@') => at,
-        Some(_) => return Err(PathError::Syntax),
+        let raw = &text[..end];
+        // Both fit: the path is at most u16::MAX bytes.
+        Ok((
+            Path {
+                raw: raw.into(),
+                mailbox_at: mailbox_at as u16,
+                domain_at: domain_at.map(|at| at as u16),
+                non_ascii: !raw.is_ascii(),
+            },
+            end,
+        ))
     };
-    check_domain(&bytes[domain_at + 1..])?;
-    Ok(Path {
-        raw: text.into(),
-        // Both fit: the text is at most u16::MAX bytes.
-        mailbox_at: mailbox_at as u16,
-        domain_at: Some(domain_at as u16),
-        non_ascii: !text.is_ascii(),
-    })
+    if bytes.get(at) != Some(&b'@') {
+        return if text[mailbox_at..at].eq_ignore_ascii_case("postmaster") {
+            path(at, None)
+        } else {
+            Err(PathError::NoDomain)
+        };
+    }
+    let domain_at = at;
+    let domain = &bytes[at + 1..];
+    let end = if domain.first() == Some(&b'[') {
+        domain.iter().position(|&b| b == b']').map_or(domain.len(), |close| close + 1)
+    } else {
+        domain.iter().position(|&b| !(is_label(b) || b == b'.')).unwrap_or(domain.len())
+    };
+    check_domain(&domain[..end])?;
+    path(domain_at + 1 + end, Some(domain_at))
 }
 
 /// `atext` of RFC 5322, plus any UTF-8 byte (RFC 6531 `UTF8-non-ascii`;
 /// the caller checks SMTPUTF8).
 fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b) || b >= 0x80
+    ATEXT[usize::from(b)]
+}
+
+/// A domain label's bytes: letters, digits, `-`, `_` (seen in the wild) and UTF-8.
+fn is_label(b: u8) -> bool {
+    LABEL[usize::from(b)]
+}
+
+const ATEXT: [bool; 256] = byte_class(b"!#$%&'*+-/=?^_`{|}~");
+const LABEL: [bool; 256] = byte_class(b"-_");
+
+/// Letters, digits, bytes from 0x80 up, and `extra`.
+const fn byte_class(extra: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c >= 0x80;
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
 }
 
 /// A domain (labels of letters, digits, `-`, `_` and UTF-8, separated by
@@ -353,13 +406,21 @@ pub(crate) fn check_domain(domain: &[u8]) -> Result<(), PathError> {
             if ok { Ok(()) } else { Err(PathError::Syntax) }
         }
         _ => {
-            let label_ok = |label: &[u8]| {
-                !label.is_empty()
-                    && label.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b >= 0x80)
-            };
-            // A trailing dot (a fully qualified `example.org.`) is accepted.
+            // Labels are not empty: no leading, doubled or (except one
+            // trailing, as in a fully qualified `example.org.`) final dot.
             let domain = domain.strip_suffix(b".").unwrap_or(domain);
-            if domain.split(|&b| b == b'.').all(label_ok) { Ok(()) } else { Err(PathError::Syntax) }
+            let mut previous = b'.';
+            for &b in domain {
+                if b == b'.' {
+                    if previous == b'.' {
+                        return Err(PathError::Syntax);
+                    }
+                } else if !is_label(b) {
+                    return Err(PathError::Syntax);
+                }
+                previous = b;
+            }
+            if previous == b'.' { Err(PathError::Syntax) } else { Ok(()) }
         }
     }
 }
@@ -401,14 +462,21 @@ mod tests {
     fn splits_arguments() {
         let c = SyntaxMode::Compatible;
         let s = SyntaxMode::Strict;
-        fn ok(args: &str, mode: SyntaxMode) -> Result<PathArg<'_>, ArgError> {
-            split_path_arg(args.as_bytes(), "FROM", mode)
+        fn ok(args: &str, mode: SyntaxMode) -> Result<(Option<String>, &str), ArgError> {
+            let arg = split_path_arg(args.as_bytes(), "FROM", mode)?;
+            Ok((
+                arg.path.map(|p| p.map_or_else(|e| format!("error: {e}"), |p| p.raw().to_owned())),
+                arg.params,
+            ))
         }
-        assert_eq!(ok(" FROM:<a@b> SIZE=1", s), Ok(PathArg { path: "a@b", params: "SIZE=1" }));
-        assert_eq!(ok(" from:<>", s), Ok(PathArg { path: "", params: "" }));
-        assert_eq!(ok(" FROM:<\"a>b\"@c>", s), Ok(PathArg { path: "\"a>b\"@c", params: "" }));
-        assert_eq!(ok(" FROM: <a@b>", c), Ok(PathArg { path: "a@b", params: "" }));
-        assert_eq!(ok(" FROM:a@b SIZE=2", c), Ok(PathArg { path: "a@b", params: "SIZE=2" }));
+        let path = |p: &str| Some(p.to_owned());
+        assert_eq!(ok(" FROM:<a@b> SIZE=1", s), Ok((path("a@b"), "SIZE=1")));
+        assert_eq!(ok(" from:<>", s), Ok((None, "")));
+        assert_eq!(ok(" FROM:<\"a>b\"@c>", s), Ok((path("\"a>b\"@c"), "")));
+        assert_eq!(ok(" FROM: <a@b>", c), Ok((path("a@b"), "")));
+        assert_eq!(ok(" FROM:a@b SIZE=2", c), Ok((path("a@b"), "SIZE=2")));
+        assert_eq!(ok(" FROM:<a@@b>", c), Ok((path("error: malformed address"), "")));
+        assert_eq!(ok(" FROM:<a@[1.2.3.4]> X=1", c), Ok((path("a@[1.2.3.4]"), "X=1")));
         assert_eq!(ok(" FROM: <a@b>", s), Err(ArgError::Command));
         assert_eq!(ok(" FROM:a@b", s), Err(ArgError::Command));
         assert_eq!(ok(" FROM:<a@b", c), Err(ArgError::Command));

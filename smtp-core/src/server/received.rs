@@ -1,9 +1,9 @@
 //! The `Received:` trace header (RFC 5321 §4.4, RFC 3848 `with` types) and
 //! the RFC 5322 date it ends with.
 
-use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::replies::{push_decimal, push_ip};
 use crate::server::types::TlsInfo;
 
 /// The `with` protocol of RFC 3848.
@@ -103,14 +103,18 @@ pub(crate) fn write_received(out: &mut Vec<u8>, stamp: &Stamp<'_>) {
 
 /// `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3).
 fn write_literal(out: &mut Vec<u8>, ip: IpAddr) {
-    // Writing to a Vec cannot fail.
-    let _ = match ip {
-        IpAddr::V4(v4) => write!(out, "[{v4}]"),
+    out.push(b'[');
+    match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => write!(out, "[{v4}]"),
-            None => write!(out, "[IPv6:{v6}]"),
+            Some(v4) => push_ip(out, IpAddr::V4(v4)),
+            None => {
+                out.extend_from_slice(b"IPv6:");
+                push_ip(out, ip);
+            }
         },
-    };
+        v4 => push_ip(out, v4),
+    }
+    out.push(b']');
 }
 
 /// Printable ASCII other than the characters that end a comment or a clause.
@@ -131,15 +135,17 @@ pub(crate) fn write_date(out: &mut Vec<u8>, unix_time: u64) {
     let days = unix_time / 86_400;
     let secs = unix_time % 86_400;
     let (year, month, day) = civil_from_days(days);
-    let _ = write!(
-        out,
-        "{}, {day} {} {year} {:02}:{:02}:{:02} +0000",
-        DAYS[(days % 7) as usize],
-        MONTHS[month as usize - 1],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
+    out.extend_from_slice(DAYS[(days % 7) as usize].as_bytes());
+    out.extend_from_slice(b", ");
+    push_decimal(out, day);
+    out.push(b' ');
+    out.extend_from_slice(MONTHS[month as usize - 1].as_bytes());
+    out.push(b' ');
+    push_decimal(out, year);
+    for (separator, value) in [(b' ', secs / 3600), (b':', secs / 60 % 60), (b':', secs % 60)] {
+        out.extend_from_slice(&[separator, b'0' + (value / 10) as u8, b'0' + (value % 10) as u8]);
+    }
+    out.extend_from_slice(b" +0000");
 }
 
 /// Howard Hinnant's `civil_from_days` for days since 1970-01-01.

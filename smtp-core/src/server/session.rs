@@ -24,6 +24,9 @@ use crate::server::types::{
 /// an idle session holds little memory.
 const KEEP_CAPACITY: usize = 1024;
 
+/// What the output buffer starts with: an EHLO reply and a few more.
+const OUT_CAPACITY: usize = 512;
+
 /// One SMTP server connection as a sans-IO state machine.
 ///
 /// Bytes and `now` go in; replies, policy questions, TLS and close requests
@@ -94,7 +97,7 @@ pub struct ServerSession {
     pub(super) extended: bool,
     pub(super) auth: Option<Box<str>>,
     pub(super) txn: Option<Box<Txn>>,
-    out: Vec<u8>,
+    pub(super) out: Vec<u8>,
     /// `out` went out through `poll_output`; clear it before writing.
     out_given: bool,
     /// A command line split across inputs.
@@ -105,6 +108,8 @@ pub struct ServerSession {
     pending: Vec<u8>,
     pending_at: usize,
     start_tls: bool,
+    /// The driver cannot do TLS for now: STARTTLS gets 454.
+    pub(super) tls_suspended: bool,
     close: bool,
     deadline: Option<Instant>,
     bad_commands: u32,
@@ -154,8 +159,10 @@ pub(super) enum Pending {
         extended: bool,
         name: Box<str>,
     },
-    Mail(Box<(ReversePath, MailParams)>),
-    Rcpt(Box<Recipient>),
+    /// The transaction is in `txn` already; a refusal removes it.
+    Mail,
+    /// The recipient is the last of `txn`'s; a refusal removes it.
+    Rcpt,
     Vrfy(String),
     Expn(String),
     /// The transaction, until the question takes it.
@@ -198,12 +205,14 @@ impl ServerSession {
             pending: Vec::new(),
             pending_at: 0,
             start_tls: false,
+            tls_suspended: false,
             close: false,
             deadline: None,
             bad_commands: 0,
             bare_line_endings: 0,
             commands: 0,
         };
+        session.reclaim_out();
         if session.config.ask.connect {
             session.ask(Pending::Connect);
         } else {
@@ -215,6 +224,7 @@ impl ServerSession {
 
     /// Takes bytes read from the client.
     pub fn handle_input(&mut self, input: &[u8], now: Instant) {
+        self.reclaim_out();
         if matches!(self.phase, Phase::Closed | Phase::TlsHandshake) {
             return;
         }
@@ -240,6 +250,7 @@ impl ServerSession {
         verdict: Verdict,
         now: Instant,
     ) -> Result<(), UnexpectedDecision> {
+        self.reclaim_out();
         if matches!(self.phase, Phase::Closed) {
             return Ok(());
         }
@@ -261,6 +272,7 @@ impl ServerSession {
     /// is back in the state after the greeting: the client must send EHLO
     /// again, and any AUTH is forgotten (RFC 3207 §4.2).
     pub fn handle_tls_established(&mut self, tls: TlsInfo, now: Instant) {
+        self.reclaim_out();
         if !matches!(self.phase, Phase::TlsHandshake) {
             return;
         }
@@ -274,10 +286,19 @@ impl ServerSession {
         self.arm(now);
     }
 
+    /// The driver cannot run a TLS handshake for now (say its certificate
+    /// can no longer be loaded): STARTTLS, still advertised when
+    /// configured, is answered `454 4.3.3 TLS not available due to
+    /// temporary reason` (RFC 3207) for the rest of the session.
+    pub fn handle_tls_unavailable(&mut self) {
+        self.tls_suspended = true;
+    }
+
     /// Call when [`ServerSession::poll_timeout`] has passed: the session
     /// says `421 4.4.2 ... Timeout ...` (no reply during a TLS handshake)
     /// and asks to close. A call before the deadline does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.reclaim_out();
         let Some(deadline) = self.deadline else { return };
         if now < deadline {
             return;
@@ -300,13 +321,7 @@ impl ServerSession {
     /// Bytes to send come before questions, and `StartTls`/`Close` after
     /// the bytes that precede them.
     pub fn poll_output(&mut self) -> Option<Output<'_>> {
-        if self.out_given {
-            self.out.clear();
-            self.out_given = false;
-            if self.out.capacity() > KEEP_CAPACITY {
-                self.out = Vec::new();
-            }
-        }
+        self.reclaim_out();
         if !self.out.is_empty() {
             self.out_given = true;
             return Some(Output::Send(&self.out));
@@ -318,16 +333,22 @@ impl ServerSession {
                 Pending::Helo { extended, name } => {
                     Question::Helo { name: name.to_string(), extended: *extended }
                 }
-                Pending::Mail(mail) => Question::Mail {
-                    reverse_path: mail.0.clone(),
-                    params: mail.1.clone(),
-                    auth: self.auth.as_deref().map(str::to_owned),
-                    tls: self.peer.tls.is_some(),
-                },
-                Pending::Rcpt(recipient) => Question::Rcpt {
-                    forward_path: recipient.forward_path.clone(),
-                    params: recipient.params.clone(),
-                },
+                Pending::Mail => {
+                    let txn = self.txn.as_ref()?;
+                    Question::Mail {
+                        reverse_path: txn.reverse_path.clone(),
+                        params: txn.params.clone(),
+                        auth: self.auth.as_deref().map(str::to_owned),
+                        tls: self.peer.tls.is_some(),
+                    }
+                }
+                Pending::Rcpt => {
+                    let recipient = self.txn.as_ref()?.recipients.last()?;
+                    Question::Rcpt {
+                        forward_path: recipient.forward_path.clone(),
+                        params: recipient.params.clone(),
+                    }
+                }
                 Pending::Vrfy(value) => Question::Vrfy(mem::take(value)),
                 Pending::Expn(value) => Question::Expn(mem::take(value)),
                 // Put out once (`asked`), so the transaction is still there.
@@ -400,19 +421,26 @@ impl ServerSession {
 
     // ---- replies and outputs ------------------------------------------
 
-    /// The output buffer, emptied first if its bytes were handed out.
-    pub(super) fn out(&mut self) -> &mut Vec<u8> {
+    /// Empties the output buffer once its bytes went out through
+    /// `poll_output` (they stay readable until the next call on the
+    /// session, which is where this runs). The first write reserves room
+    /// for a few replies, so replies do not grow the buffer step by step.
+    fn reclaim_out(&mut self) {
         if self.out_given {
             self.out.clear();
             self.out_given = false;
+            if self.out.capacity() > KEEP_CAPACITY {
+                self.out = Vec::new();
+            }
         }
-        &mut self.out
+        if self.out.capacity() == 0 {
+            self.out.reserve(OUT_CAPACITY);
+        }
     }
 
     /// Writes `reply` with enhanced codes after EHLO.
     pub(super) fn reply(&mut self, reply: &Reply) {
-        let enhanced = self.extended;
-        reply.write_to(self.out(), enhanced);
+        replies::write_reply(&mut self.out, reply, self.extended);
     }
 
     /// Writes `reply` for a refused or malformed command, or `421 Too many
@@ -430,7 +458,7 @@ impl ServerSession {
     pub(super) fn reply_host(&mut self, reply: &HostReply) {
         let enhanced = self.extended;
         let config = Arc::clone(&self.config);
-        reply.write_to(self.out(), config.hostname(), enhanced);
+        reply.write_to(&mut self.out, config.hostname(), enhanced);
     }
 
     /// Writes `reply` and closes.
@@ -490,7 +518,7 @@ impl ServerSession {
         let text = if text.bytes().all(|b| (0x20..0x7f).contains(&b)) { text } else { "" };
         let sep = if text.is_empty() { "" } else { " " };
         replies::write_parts(
-            self.out(),
+            &mut self.out,
             replies::GREETING.code(),
             None,
             false,
@@ -536,14 +564,34 @@ impl ServerSession {
                 }
             }
             Pending::Helo { extended, name } if accept => self.accept_hello(extended, name),
-            Pending::Mail(mail) if accept => {
-                let (reverse_path, params) = *mail;
-                self.accept_mail(reverse_path, params, queue_id, reply.as_ref());
+            Pending::Mail if accept => self.accept_mail(queue_id, reply.as_ref()),
+            Pending::Rcpt if accept => self.accept_rcpt(reply.as_ref()),
+            Pending::Mail => {
+                self.txn = None;
+                self.reply(reply.as_ref().unwrap_or(&replies::LOCAL_ERROR));
             }
-            Pending::Rcpt(recipient) if accept => self.accept_rcpt(*recipient, reply.as_ref()),
+            Pending::Rcpt => {
+                if let Some(txn) = &mut self.txn {
+                    txn.recipients.pop();
+                }
+                self.reply(reply.as_ref().unwrap_or(&replies::LOCAL_ERROR));
+            }
             Pending::Vrfy(_) if accept => self.reply(reply.as_ref().unwrap_or(&replies::CANNOT_VRFY)),
             Pending::Expn(_) if accept => self.reply(reply.as_ref().unwrap_or(&replies::EXPN_DISABLED)),
-            Pending::Message(_) if accept => self.reply(reply.as_ref().unwrap_or(&replies::MESSAGE_ACCEPTED)),
+            Pending::Message(_) if accept => match (reply, queue_id) {
+                (Some(reply), _) => self.reply(&reply),
+                (None, Some(id)) if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()) => {
+                    let status = replies::MESSAGE_ACCEPTED.status();
+                    replies::write_parts(
+                        &mut self.out,
+                        250,
+                        status,
+                        self.extended,
+                        &[replies::QUEUED_AS, &id],
+                    );
+                }
+                (None, _) => self.reply(&replies::MESSAGE_ACCEPTED),
+            },
             _ => self.reply(reply.as_ref().unwrap_or(&replies::LOCAL_ERROR)),
         }
     }
@@ -747,7 +795,7 @@ impl ServerSession {
         let status = replies::COMMAND_UNRECOGNIZED.status();
         let enhanced = self.extended;
         replies::write_parts(
-            self.out(),
+            &mut self.out,
             replies::COMMAND_UNRECOGNIZED.code(),
             status,
             enhanced,

@@ -5,11 +5,9 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::params::{MailParams, RcptParams};
-use crate::replies;
 use crate::reply::Reply;
 use crate::server::path::{ForwardPath, ReversePath};
 use crate::server::received::Protocol;
-use crate::status::EnhancedStatus;
 
 /// The negotiated TLS parameters, for `Received:` and the policy.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -176,7 +174,7 @@ pub struct Recipient {
 /// use smarthost_smtp_core::{EnhancedStatus, Reply, Verdict};
 /// let deny = Verdict::reject(Reply::new(550, Some(EnhancedStatus::NOT_AUTHORIZED), "Relaying denied")?);
 /// assert!(!deny.is_accept());
-/// assert_eq!(Verdict::queued("4AB12").reply().unwrap().to_string(), "250 2.0.0 Ok: queued as 4AB12\r\n");
+/// assert_eq!(Verdict::queued("4AB12").queue_id(), Some("4AB12"));
 /// # Ok::<(), smarthost_smtp_core::ReplyError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,11 +203,11 @@ impl Verdict {
         Verdict { kind: VerdictKind::Accept, reply: Some(reply), queue_id: None }
     }
 
-    /// Accept a message: `250 2.0.0 Ok: queued as ID`.
+    /// Accept a message: `250 2.0.0 Ok: queued as ID` (an id that is not
+    /// printable ASCII without spaces, or longer than 64, gives
+    /// `250 2.0.0 Message accepted for delivery` instead).
     pub fn queued(id: &str) -> Self {
-        let reply = Reply::new(250, Some(EnhancedStatus::OK), format!("Ok: queued as {id}"))
-            .unwrap_or(replies::MESSAGE_ACCEPTED);
-        Verdict::accept_with(reply)
+        Verdict { kind: VerdictKind::Accept, reply: None, queue_id: Some(id.to_owned()) }
     }
 
     /// Refuse with this `4xx`/`5xx` reply; the session goes on.
@@ -223,8 +221,10 @@ impl Verdict {
         Verdict { kind: VerdictKind::Close, reply, queue_id: None }
     }
 
-    /// Names the transaction (for an accepted `Mail`): the id appears in
-    /// `Received: ... id ID` and in [`Transaction::queue_id`].
+    /// Names the transaction. On an accepted `Mail` the id appears in
+    /// `Received: ... id ID` and in [`Transaction::queue_id`]; on an
+    /// accepted `Message` without a reply of its own, in
+    /// `250 2.0.0 Ok: queued as ID`.
     pub fn with_queue_id(mut self, id: impl Into<String>) -> Self {
         self.queue_id = Some(id.into());
         self
@@ -238,6 +238,11 @@ impl Verdict {
     /// The reply given, if any.
     pub fn reply(&self) -> Option<&Reply> {
         self.reply.as_ref()
+    }
+
+    /// The queue id given, if any.
+    pub fn queue_id(&self) -> Option<&str> {
+        self.queue_id.as_deref()
     }
 
     pub(crate) fn into_parts(self) -> (VerdictKind, Option<Reply>, Option<String>) {

@@ -96,7 +96,12 @@ pub async fn serve_connection<P: ServerPolicy>(
         }
         None => Conn::Plain(stream),
     };
+    let offers_starttls = config.tls_available && tls.is_some_and(|tls| !tls.implicit);
     let mut session = ServerSession::new(config, peer, now());
+    if !offers_starttls {
+        // Configured for STARTTLS without a certificate: say so per command.
+        session.handle_tls_unavailable();
+    }
     let mut buffer = vec![0u8; READ_BUFFER];
     let mut out = Vec::new();
     loop {
@@ -112,7 +117,7 @@ pub async fn serve_connection<P: ServerPolicy>(
                 Output::StartTls => {
                     conn.flush(&mut out).await?;
                     let (Some(tls), Conn::Plain(_)) = (tls, &conn) else {
-                        // STARTTLS offered without a certificate: nothing to do but close.
+                        // The session was told TLS is unavailable; it cannot ask.
                         return Ok(());
                     };
                     let Conn::Plain(stream) = std::mem::replace(&mut conn, Conn::Closed) else {
