@@ -230,8 +230,8 @@ impl MailParams {
                 seen |= bit;
                 Ok(())
             };
-            match keyword.to_ascii_uppercase().as_str() {
-                "SIZE" => {
+            match Keyword::of(keyword) {
+                Keyword::Size => {
                     once(1, "SIZE")?;
                     let value = value.unwrap_or("");
                     let valid =
@@ -239,31 +239,38 @@ impl MailParams {
                     params.size =
                         Some(value.parse().ok().filter(|_| valid).ok_or_else(|| bad("SIZE", value))?);
                 }
-                "BODY" => {
+                Keyword::Body => {
                     once(2, "BODY")?;
-                    params.body = Some(match value.map(str::to_ascii_uppercase).as_deref() {
-                        Some("7BIT") => Body::SevenBit,
-                        Some("8BITMIME") => Body::EightBitMime,
-                        Some("BINARYMIME") => Body::BinaryMime,
-                        _ => return Err(bad("BODY", value.unwrap_or(""))),
+                    let value = value.unwrap_or("");
+                    params.body = Some(if value.eq_ignore_ascii_case("7BIT") {
+                        Body::SevenBit
+                    } else if value.eq_ignore_ascii_case("8BITMIME") {
+                        Body::EightBitMime
+                    } else if value.eq_ignore_ascii_case("BINARYMIME") {
+                        Body::BinaryMime
+                    } else {
+                        return Err(bad("BODY", value));
                     });
                 }
-                "SMTPUTF8" => {
+                Keyword::Smtputf8 => {
                     once(4, "SMTPUTF8")?;
                     if let Some(value) = value {
                         return Err(bad("SMTPUTF8", value));
                     }
                     params.smtputf8 = true;
                 }
-                "RET" => {
+                Keyword::Ret => {
                     once(8, "RET")?;
-                    params.ret = Some(match value.map(str::to_ascii_uppercase).as_deref() {
-                        Some("FULL") => Ret::Full,
-                        Some("HDRS") => Ret::Headers,
-                        _ => return Err(bad("RET", value.unwrap_or(""))),
+                    let value = value.unwrap_or("");
+                    params.ret = Some(if value.eq_ignore_ascii_case("FULL") {
+                        Ret::Full
+                    } else if value.eq_ignore_ascii_case("HDRS") {
+                        Ret::Headers
+                    } else {
+                        return Err(bad("RET", value));
                     });
                 }
-                "ENVID" => {
+                Keyword::Envid => {
                     once(16, "ENVID")?;
                     let value = value.unwrap_or("");
                     if value.is_empty() || value.len() > MAX_ENVID || xtext_decode(value).is_err() {
@@ -271,7 +278,7 @@ impl MailParams {
                     }
                     params.envid = Some(value.to_owned());
                 }
-                "AUTH" => {
+                Keyword::Auth => {
                     once(32, "AUTH")?;
                     let value = value.unwrap_or("");
                     if value != "<>" && (value.is_empty() || xtext_decode(value).is_err()) {
@@ -341,14 +348,14 @@ impl RcptParams {
     pub fn parse(text: &str) -> Result<RcptParams, ParamError> {
         let mut params = RcptParams::default();
         for (keyword, value) in split_params(text)? {
-            match keyword.to_ascii_uppercase().as_str() {
-                "NOTIFY" => {
+            match Keyword::of(keyword) {
+                Keyword::Notify => {
                     if params.notify.is_some() {
                         return Err(ParamError::Duplicate("NOTIFY"));
                     }
                     params.notify = Some(parse_notify(value.unwrap_or(""))?);
                 }
-                "ORCPT" => {
+                Keyword::Orcpt => {
                     if params.orcpt.is_some() {
                         return Err(ParamError::Duplicate("ORCPT"));
                     }
@@ -376,6 +383,37 @@ impl fmt::Display for RcptParams {
             write!(f, " ORCPT={orcpt}")?;
         }
         Ok(())
+    }
+}
+
+/// The parameter keywords we know, matched without allocating (the server
+/// parses these on every MAIL and RCPT).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keyword {
+    Size,
+    Body,
+    Smtputf8,
+    Ret,
+    Envid,
+    Auth,
+    Notify,
+    Orcpt,
+    Other,
+}
+
+impl Keyword {
+    fn of(word: &str) -> Keyword {
+        const NAMES: [(&str, Keyword); 8] = [
+            ("SIZE", Keyword::Size),
+            ("BODY", Keyword::Body),
+            ("SMTPUTF8", Keyword::Smtputf8),
+            ("RET", Keyword::Ret),
+            ("ENVID", Keyword::Envid),
+            ("AUTH", Keyword::Auth),
+            ("NOTIFY", Keyword::Notify),
+            ("ORCPT", Keyword::Orcpt),
+        ];
+        NAMES.iter().find(|(name, _)| word.eq_ignore_ascii_case(name)).map_or(Keyword::Other, |&(_, k)| k)
     }
 }
 
@@ -407,12 +445,14 @@ fn split_params(text: &str) -> Result<Vec<(&str, Option<&str>)>, ParamError> {
 fn parse_notify(value: &str) -> Result<Notify, ParamError> {
     let mut notify = None::<Notify>;
     for word in value.split(',') {
-        let flag = match word.to_ascii_uppercase().as_str() {
-            "NEVER" => Notify::NEVER,
-            "SUCCESS" => Notify::SUCCESS,
-            "FAILURE" => Notify::FAILURE,
-            "DELAY" => Notify::DELAY,
-            _ => return Err(bad("NOTIFY", word)),
+        let names = [
+            ("NEVER", Notify::NEVER),
+            ("SUCCESS", Notify::SUCCESS),
+            ("FAILURE", Notify::FAILURE),
+            ("DELAY", Notify::DELAY),
+        ];
+        let Some(&(_, flag)) = names.iter().find(|(name, _)| word.eq_ignore_ascii_case(name)) else {
+            return Err(bad("NOTIFY", word));
         };
         notify = Some(match notify {
             None => flag,
