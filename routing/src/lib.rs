@@ -2,13 +2,17 @@
 
 mod address;
 mod dns;
+mod generics;
+mod headers;
 mod host;
 mod lint;
 mod local;
 mod mailer;
 mod mailertable;
+mod masquerade;
 mod rhs;
 mod route;
+mod sender_by_recipient;
 
 pub use address::{
     Address, AddressError, Domain, ForwardPath, MAX_ADDRESS, MAX_DOMAIN, MAX_LOCAL_PART, MAX_PATH,
@@ -20,10 +24,16 @@ pub use dns::{
 };
 #[cfg(feature = "hickory")]
 pub use dns::{HickoryResolver, HickorySetupError};
+pub use generics::{GenericsMatch, genericstable_keys};
+pub use headers::{ADDRESS_HEADERS, AddressEdit, HeaderRewrite, MAX_LINE, Unparsed, address_header_kind};
 pub use host::{Host, HostSpec};
 pub use lint::{Lint, lint_mailertable};
 pub use local::{LocalNames, LocalNamesError};
 pub use mailer::{AuthPolicy, Mailer, MailerKind, Mailers, TlsPolicy, UnknownPolicy};
 pub use mailertable::{Mailertable, MailertableOptions, Probe, RouteCache, TableError, TableMatch};
+pub use masquerade::{
+    AddressKind, Feature, MailerRules, Masquerade, Reason, RewriteError, Rewriter, Rewritten, UnknownFeature,
+};
 pub use rhs::{ErrorReply, RhsError, RhsOptions, TableRoute, has_mailer, interpolate, parse_rhs};
 pub use route::{Decision, Route, Router, SmartHost, TableEntry, Via};
+pub use sender_by_recipient::{SenderByRecipient, SenderIdentity};
