@@ -74,14 +74,15 @@ pub(crate) fn scan(value: &[u8]) -> Result<Vec<Found>, Malformed> {
         let start = i;
         let (mut lt, mut gt) = (None, None);
         while let Some(token) = tokens.get(i) {
+            let in_angle = lt.is_some() && gt.is_none();
             match token.tok {
+                // A source route's `,` and `:` (`<@a,@b:user@host>`).
+                Tok::Comma | Tok::Colon if in_angle => {}
                 Tok::Comma => break,
-                Tok::Semi if in_group && lt.is_none() => break,
+                Tok::Semi if in_group && !in_angle => break,
                 Tok::Colon if !in_group && lt.is_none() => break,
-                // A source route's `:` (`<@hop:user@host>`).
-                Tok::Colon if lt.is_some() && gt.is_none() => {}
                 Tok::Lt if lt.is_none() => lt = Some(i),
-                Tok::Gt if lt.is_some() && gt.is_none() => gt = Some(i),
+                Tok::Gt if in_angle => gt = Some(i),
                 Tok::Semi | Tok::Colon | Tok::Lt | Tok::Gt => return Err(Malformed),
                 _ => {}
             }
@@ -346,6 +347,7 @@ mod tests {
         assert_eq!(found(" undisclosed-recipients:;\n"), Vec::<String>::new());
         assert_eq!(found(" a@b, undisclosed-recipients:; (none)\n"), ["a@b"]);
         assert_eq!(found(" open: a, b\n"), ["a", "b"]);
+        assert_eq!(found(" team: John <joe>, \"x\" <y@z> (c);, w\n"), ["joe", "y@z", "w"]);
     }
 
     #[test]
@@ -364,6 +366,7 @@ mod tests {
     fn what_is_never_rewritten() {
         assert_eq!(found(" <>\n"), Vec::<String>::new());
         assert_eq!(found(" <@hop.example:joe@x.example>\n"), Vec::<String>::new());
+        assert_eq!(found(" <@a.example,@b.example:joe@x.example>, y\n"), ["y"]);
         assert_eq!(found(" John Smith\n"), ["!John Smith"]);
         assert_eq!(found(" joe @ x.example\n"), ["!joe @ x.example"]);
         assert_eq!(found(" joe@[192.0.2.1]\n"), ["joe@[192.0.2.1]"]);
