@@ -4,6 +4,7 @@ pub mod authinfo;
 pub mod makemap;
 pub mod map;
 pub mod queue;
+pub mod rewrite;
 pub mod route;
 
 mod exit;
