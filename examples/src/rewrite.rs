@@ -606,7 +606,7 @@ fn message_json(
             json,
             "{}{{\"header\":{},\"kind\":\"{}\",\"offset\":{},\"before\":{},\"after\":{},\"reason\":{},\"genericstable\":{},\"folded\":{}}}",
             if n == 0 { "" } else { "," },
-            json_string(&edit.header),
+            json_string(edit.header),
             edit.kind,
             edit.address.start,
             json_string(&edit.before(message)),

@@ -4,6 +4,7 @@ use std::fmt;
 
 use smarthost_maps::Map;
 
+use crate::masquerade::Parts;
 use crate::{Address, RewriteError, interpolate};
 
 /// The genericstable entry that matched an address.
@@ -41,13 +42,17 @@ impl fmt::Display for GenericsMatch {
 /// # Ok::<(), smarthost_routing::AddressError>(())
 /// ```
 pub fn genericstable_keys(address: &Address, domain: &str, qualified: bool) -> Vec<(String, Option<String>)> {
-    let local = address.quoted_local_part();
+    keys(Parts::of(address), domain, qualified)
+}
+
+fn keys(address: Parts<'_>, domain: &str, qualified: bool) -> Vec<(String, Option<String>)> {
+    let local = address.quoted_local();
     // `user+detail`: sendmail's `$+ + $*` needs a user before the `+`; a
     // quoted local part is one token, never split.
-    let plus = if address.is_quoted() {
+    let plus = if address.quoted {
         None
     } else {
-        address.local_part().split_once('+').filter(|(user, _)| !user.is_empty())
+        address.local.split_once('+').filter(|(user, _)| !user.is_empty())
     };
     let mut keys = Vec::with_capacity(7);
     keys.push((format!("{local}@{domain}"), None));
@@ -71,11 +76,11 @@ pub fn genericstable_keys(address: &Address, domain: &str, qualified: bool) -> V
 /// key and `%1` the argument.
 pub(crate) fn lookup(
     map: &dyn Map,
-    address: &Address,
+    address: Parts<'_>,
     domain: &str,
     qualified: bool,
 ) -> Result<Option<GenericsMatch>, RewriteError> {
-    for (key, arg) in genericstable_keys(address, domain, qualified) {
+    for (key, arg) in keys(address, domain, qualified) {
         let found = map
             .lookup(key.as_bytes())
             .map_err(|source| RewriteError::Map { table: "genericstable", source })?;

@@ -1,30 +1,35 @@
 //! Rewriting the addresses in a message's header, changing only their bytes.
 //!
-//! mail-parser finds the header fields: [`mail_parser::MessageParser`]
-//! reports, for each field of the top-level header, where its name starts
-//! and where its value starts and ends, with mail-parser's own rules for
-//! folding and for where the header ends. It does not say where each
-//! address is inside a value: its address parser returns decoded display
-//! names and addresses, not byte offsets. So the bytes of each address
-//! header's value go through this module's own small RFC 5322 address-list
-//! scanner (`headers/scan.rs`), which returns the byte range of every
-//! addr-spec; the rewriter replaces those bytes and nothing else.
+//! Two steps find the addresses:
+//!
+//! 1. The header fields: [`header_fields`] splits the header exactly as
+//!    mail-parser (`MessageParser::parse_headers`) does, field for field
+//!    and offset for offset — the tests and the `header_rewrite` fuzz target
+//!    compare the two on arbitrary input. It is our own code because
+//!    mail-parser's walk, which also builds a parsed `Message`, took two
+//!    thirds of the time budget of a whole rewrite (see `headers/fields.rs`).
+//! 2. The addresses inside an address field's value: mail-parser's address
+//!    parser returns decoded display names and addresses, not where they
+//!    are, so the value goes through this module's own small RFC 5322
+//!    address-list scanner (`headers/scan.rs`), which returns the byte range
+//!    of every addr-spec. The rewriter replaces those bytes and nothing
+//!    else; the tests check that mail-parser, reading the result, sees the
+//!    rewritten addresses and everything else as before.
 
+mod fields;
 mod scan;
 #[cfg(test)]
 mod tests;
 
 use std::ops::Range;
-use std::sync::OnceLock;
 
-use mail_parser::{HeaderName, MessageParser};
-
-use crate::masquerade::Outcome;
+use crate::masquerade::{Outcome, Parts, concat, parse_plain};
 use crate::{
     Address, AddressError, AddressKind, GenericsMatch, MailerRules, ParseOptions, Reason, RewriteError,
     Rewriter,
 };
-use scan::Found;
+pub use fields::{HeaderField, HeaderFields, header_fields};
+use scan::{Found, Scanner};
 
 /// The longest line RFC 5322 §2.1.1 allows, without its CRLF. A rewrite
 /// that would make a line longer folds it before the address instead.
@@ -56,13 +61,43 @@ const IDENTITY_HEADERS: [&str; 3] = ["From", "Sender", "Reply-To"];
 /// Whether a header field with this name holds addresses that are
 /// rewritten, and as which kind; `None` for every other field.
 ///
+///
 /// ```
 /// use smarthost_routing::{AddressKind, address_header_kind};
 /// assert_eq!(address_header_kind("resent-cc"), Some(AddressKind::HeaderRecipient));
 /// assert_eq!(address_header_kind("Return-Receipt-To"), None);
 /// ```
 pub fn address_header_kind(name: &str) -> Option<AddressKind> {
-    ADDRESS_HEADERS.iter().find(|(known, _)| known.eq_ignore_ascii_case(name)).map(|&(_, kind)| kind)
+    address_header(name.as_bytes()).map(|(_, kind)| kind)
+}
+
+/// The entry of [`ADDRESS_HEADERS`] for `name`, in any case.
+fn address_header(name: &[u8]) -> Option<(&'static str, AddressKind)> {
+    // Every name there is 2 to 27 bytes long: fold into a buffer, then one
+    // `match` on the bytes.
+    let mut folded = [0u8; 27];
+    let folded = folded.get_mut(..name.len()).filter(|_| name.len() >= 2)?;
+    folded.copy_from_slice(name);
+    folded.make_ascii_lowercase();
+    let index = match &*folded {
+        b"from" => 0,
+        b"sender" => 1,
+        b"reply-to" => 2,
+        b"errors-to" => 3,
+        b"resent-from" => 4,
+        b"resent-sender" => 5,
+        b"resent-reply-to" => 6,
+        b"disposition-notification-to" => 7,
+        b"to" => 8,
+        b"cc" => 9,
+        b"bcc" => 10,
+        b"resent-to" => 11,
+        b"resent-cc" => 12,
+        b"resent-bcc" => 13,
+        b"apparently-to" => 14,
+        _ => return None,
+    };
+    Some(ADDRESS_HEADERS[index])
 }
 
 /// One rewritten address: which bytes change, and why.
@@ -77,8 +112,9 @@ pub struct AddressEdit {
     /// The bytes of the address as it was (an addr-spec, without display
     /// name, angle brackets or comments).
     pub address: Range<usize>,
-    /// The header field's name, as written.
-    pub header: String,
+    /// The header field's name, spelled as [`ADDRESS_HEADERS`] spells it
+    /// (empty for [`Rewriter::rewrite_header_value`]).
+    pub header: &'static str,
     /// How the address was treated.
     pub kind: AddressKind,
     /// The rule that changed it.
@@ -119,8 +155,8 @@ impl AddressEdit {
 pub struct Unparsed {
     /// Its bytes.
     pub range: Range<usize>,
-    /// The header field's name, as written.
-    pub header: String,
+    /// The header field's name, spelled as [`ADDRESS_HEADERS`] spells it.
+    pub header: &'static str,
     /// Why [`Address::parse`] refused it; `None` when it is not even shaped
     /// like an address (a phrase alone, white space inside an address, not
     /// UTF-8).
@@ -159,17 +195,9 @@ impl HeaderRewrite {
     }
 }
 
-/// mail-parser, told to skip every value: only the fields' positions are
-/// needed. (A non-empty parser map makes it use the map's choice, "ignore",
-/// for every field instead of parsing the ones it knows.)
-fn header_parser() -> &'static MessageParser {
-    static PARSER: OnceLock<MessageParser> = OnceLock::new();
-    PARSER.get_or_init(|| MessageParser::new().default_header_ignore().ignore_header(HeaderName::Subject))
-}
-
 /// One address header of the message.
-struct Field<'m> {
-    name: &'m str,
+struct Field {
+    name: &'static str,
     kind: AddressKind,
     /// Offset of the name (the start of the field's first line).
     start: usize,
@@ -203,22 +231,17 @@ impl<'c> Rewriter<'c> {
         mailer: MailerRules,
     ) -> Result<HeaderRewrite, RewriteError> {
         let fields = address_fields(message);
+        let mut scanner = Scanner::default();
         let first_from = match self.identity {
-            Some(_) => first_from(message, &fields),
+            Some(_) => first_from(message, &fields, &mut scanner),
             None => None,
         };
-        let mut rewrite = HeaderRewrite::default();
+        let mut rewrite = HeaderRewrite { edits: Vec::with_capacity(16), unparsed: Vec::new() };
         for field in &fields {
-            let identity_field = self.identity.is_some()
-                && IDENTITY_HEADERS.iter().any(|name| name.eq_ignore_ascii_case(field.name));
+            let identity_field = self.identity.is_some() && IDENTITY_HEADERS.contains(&field.name);
             let before = rewrite.edits.len();
-            self.rewrite_value(
-                message,
-                field,
-                mailer,
-                identity_field.then_some(first_from.as_ref()),
-                &mut rewrite,
-            )?;
+            let identity = identity_field.then_some(first_from.as_ref());
+            self.rewrite_value(message, field, mailer, identity, &mut scanner, &mut rewrite)?;
             fold_overlong_lines(message, field, &mut rewrite.edits[before..]);
         }
         Ok(rewrite)
@@ -249,7 +272,7 @@ impl<'c> Rewriter<'c> {
     ) -> Result<HeaderRewrite, RewriteError> {
         let field = Field { name: "", kind, start: 0, value: 0..value.len() };
         let mut rewrite = HeaderRewrite::default();
-        self.rewrite_value(value, &field, mailer, None, &mut rewrite)?;
+        self.rewrite_value(value, &field, mailer, None, &mut Scanner::default(), &mut rewrite)?;
         Ok(rewrite)
     }
 
@@ -258,68 +281,81 @@ impl<'c> Rewriter<'c> {
     fn rewrite_value(
         &self,
         message: &[u8],
-        field: &Field<'_>,
+        field: &Field,
         mailer: MailerRules,
         identity: Option<Option<&Address>>,
+        scanner: &mut Scanner,
         out: &mut HeaderRewrite,
     ) -> Result<(), RewriteError> {
         let base = field.value.start;
-        let Ok(found) = scan::scan(&message[field.value.clone()]) else {
+        let value = &message[field.value.clone()];
+        let Ok(found) = scanner.scan(value) else {
             return Ok(());
         };
+        // One UTF-8 check for the whole value; addresses are cut from it at
+        // token boundaries, which are ASCII bytes, so at character boundaries.
+        let value_text = std::str::from_utf8(value).ok();
         for element in found {
-            let (range, at) = match element {
-                Found::Address { range, at } => (range, at),
+            let (local_range, at) = match element {
+                Found::Address { range, at } => (range.clone(), *at),
                 Found::Other { range } => {
                     let range = range.start + base..range.end + base;
-                    out.unparsed.push(Unparsed { range, header: field.name.to_string(), error: None });
+                    out.unparsed.push(Unparsed { range, header: field.name, error: None });
                     continue;
                 }
             };
-            let range = range.start + base..range.end + base;
+            let range = local_range.start + base..local_range.end + base;
             let at = at.map(|at| at + base);
-            let parsed = std::str::from_utf8(&message[range.clone()])
-                .map(|text| Address::parse(text, ParseOptions { smtputf8: true }));
-            let address = match parsed {
-                Ok(Ok(address)) => address,
-                Ok(Err(error)) => {
-                    out.unparsed.push(Unparsed { range, header: field.name.to_string(), error: Some(error) });
-                    continue;
-                }
-                Err(_) => {
-                    out.unparsed.push(Unparsed { range, header: field.name.to_string(), error: None });
-                    continue;
-                }
+            let text = match value_text {
+                Some(text) => text.get(local_range),
+                // Other bytes elsewhere in the value (a Latin-1 display name).
+                None => std::str::from_utf8(&value[local_range]).ok(),
+            };
+            let Some(text) = text else {
+                out.unparsed.push(Unparsed { range, header: field.name, error: None });
+                continue;
+            };
+            // Plain ASCII addresses are read without allocating an Address.
+            let (plain, parsed);
+            let address = if let Some(found) = parse_plain(text) {
+                plain = found;
+                plain.parts()
+            } else {
+                parsed = match Address::parse(text, ParseOptions { smtputf8: true }) {
+                    Ok(address) => address,
+                    Err(error) => {
+                        out.unparsed.push(Unparsed { range, header: field.name, error: Some(error) });
+                        continue;
+                    }
+                };
+                Parts::of(&parsed)
             };
             let is_identity = identity.is_some_and(|first_from| {
-                let identity = self.identity.expect("identity fields are only marked when there is one");
-                identity.original().is_some_and(|o| same_mailbox(o, &address))
-                    || first_from.is_some_and(|f| same_mailbox(f, &address))
+                self.identity.and_then(|identity| identity.original()).is_some_and(|o| address.is_mailbox(o))
+                    || first_from.is_some_and(|f| address.is_mailbox(f))
             });
-            let (outcome, reason, generics) = self.outcome(&address, field.kind, mailer, is_identity)?;
+            let (outcome, reason, generics) =
+                self.outcome(address, field.kind, mailer, is_identity).map_err(|e| *e)?;
             let (splice, replacement) = match outcome {
                 Outcome::Keep => continue,
-                Outcome::SetDomain(domain) => {
-                    let domain = domain.to_string();
-                    match at {
-                        Some(at) => (at + 1..range.end, domain),
-                        None => (range.end..range.end, format!("@{domain}")),
-                    }
-                }
+                Outcome::SetDomain(name) => match at {
+                    Some(at) => (at + 1..range.end, name.text.clone()),
+                    None => (range.end..range.end, concat(&["@", &name.text])),
+                },
                 Outcome::StripDomain => (at.unwrap_or(range.end)..range.end, String::new()),
                 Outcome::Replace(new) => (range.clone(), new.to_string()),
-                Outcome::ReplaceLocal(local, domain) => {
-                    (range.clone(), format!("{}@{domain}", local.quoted_local_part()))
+                Outcome::ReplaceLocal(local, name) => {
+                    (range.clone(), concat(&[&local.quoted_local_part(), "@", &name.text]))
                 }
             };
             out.edits.push(AddressEdit {
                 range: splice,
                 replacement,
                 address: range,
-                header: field.name.to_string(),
+                header: field.name,
                 kind: field.kind,
                 reason,
-                generics,
+                generics: generics.map(|found| *found),
                 folded: false,
             });
         }
@@ -331,63 +367,48 @@ impl<'c> Rewriter<'c> {
 /// the header. A field is used only if it starts a line and its name is
 /// exactly one of [`ADDRESS_HEADERS`] (white space allowed before the
 /// colon, as RFC 5322's obsolete syntax has it).
-fn address_fields(message: &[u8]) -> Vec<Field<'_>> {
-    let Some(parsed) = header_parser().parse_headers(message) else {
-        return Vec::new();
-    };
+fn address_fields(message: &[u8]) -> Vec<Field> {
     let mut fields = Vec::with_capacity(8);
-    for header in parsed.headers() {
-        let (start, value_start, end) =
-            (header.offset_field as usize, header.offset_start as usize, header.offset_end as usize);
-        if !(start == 0 || message.get(start.wrapping_sub(1)) == Some(&b'\n'))
-            || value_start == 0
-            || message.get(value_start - 1) != Some(&b':')
-            || start >= value_start
-            || end < value_start
-            || end > message.len()
+    for field in header_fields(message) {
+        let (start, value) = (field.start, field.value);
+        if !(start == 0 || message[start - 1] == b'\n')
+            || message.get(value.start.wrapping_sub(1)) != Some(&b':')
         {
             continue;
         }
-        let name = &message[start..value_start - 1];
+        let name = &message[start..value.start - 1];
         let name = &name[..name.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(0, |i| i + 1)];
-        let Ok(name) = std::str::from_utf8(name) else { continue };
-        if let Some(kind) = address_header_kind(name) {
-            fields.push(Field { name, kind, start, value: value_start..end });
+        if let Some((name, kind)) = address_header(name) {
+            fields.push(Field { name, kind, start, value });
         }
     }
     fields
 }
 
 /// The first address of the first `From` field.
-fn first_from(message: &[u8], fields: &[Field<'_>]) -> Option<Address> {
-    let field = fields.iter().find(|f| f.name.eq_ignore_ascii_case("From"))?;
-    let found = scan::scan(&message[field.value.clone()]).ok()?;
-    found.into_iter().find_map(|element| match element {
+fn first_from(message: &[u8], fields: &[Field], scanner: &mut Scanner) -> Option<Address> {
+    let field = fields.iter().find(|f| f.name == "From")?;
+    let found = scanner.scan(&message[field.value.clone()]).ok()?;
+    found.iter().find_map(|element| match element {
         Found::Address { range, .. } => {
-            let text =
-                std::str::from_utf8(&message[field.value.start + range.start..field.value.start + range.end])
-                    .ok()?;
+            let start = field.value.start;
+            let text = std::str::from_utf8(&message[start + range.start..start + range.end]).ok()?;
             Address::parse(text, ParseOptions { smtputf8: true }).ok()
         }
         Found::Other { .. } => None,
     })
 }
 
-/// The same mailbox: the domain as parsed, the local part without regard
-/// to ASCII case (what every real mail store does, though RFC 5321 allows
-/// otherwise).
-pub(crate) fn same_mailbox(a: &Address, b: &Address) -> bool {
-    a.domain() == b.domain() && a.local_part().eq_ignore_ascii_case(b.local_part())
-}
-
 /// Folds before an address whose rewrite would push its line past
 /// [`MAX_LINE`] octets; the inserted line end and space become part of the
 /// edit, so every byte outside the edits still stays as it was.
-fn fold_overlong_lines(message: &[u8], field: &Field<'_>, edits: &mut [AddressEdit]) {
-    if edits.is_empty() {
+fn fold_overlong_lines(message: &[u8], field: &Field, edits: &mut [AddressEdit]) {
+    let field_end = field.value.end;
+    let growth: usize = edits.iter().map(|e| e.replacement.len()).sum();
+    if field_end - field.start + growth <= MAX_LINE {
+        // No line of the field can pass the limit, even all on one line.
         return;
     }
-    let field_end = field.value.end;
     let eol: &str = match message[..field_end].ends_with(b"\r\n") {
         true => "\r\n",
         false if message[..field_end].ends_with(b"\n") => "\n",

@@ -25,7 +25,10 @@ pub use dns::{
 #[cfg(feature = "hickory")]
 pub use dns::{HickoryResolver, HickorySetupError};
 pub use generics::{GenericsMatch, genericstable_keys};
-pub use headers::{ADDRESS_HEADERS, AddressEdit, HeaderRewrite, MAX_LINE, Unparsed, address_header_kind};
+pub use headers::{
+    ADDRESS_HEADERS, AddressEdit, HeaderField, HeaderFields, HeaderRewrite, MAX_LINE, Unparsed,
+    address_header_kind, header_fields,
+};
 pub use host::{Host, HostSpec};
 pub use lint::{Lint, lint_mailertable};
 pub use local::{LocalNames, LocalNamesError};

@@ -9,11 +9,11 @@
 //! and header recipient (`HR`).
 
 mod classes;
+mod parts;
 #[cfg(test)]
 mod tests;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -22,6 +22,7 @@ use smarthost_maps::Map;
 use crate::generics::{self, GenericsMatch};
 use crate::{Address, AddressError, Domain, LocalNames, Mailer, MailerKind, ParseOptions, ReversePath};
 use classes::DomainSet;
+pub(crate) use parts::{DomainRef, Parts, parse_plain};
 
 /// The four kinds of address sendmail rewrites differently, named as
 /// address-test mode's `/tryflags` names them.
@@ -249,14 +250,21 @@ impl FromStr for Feature {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Masquerade {
-    hostname: Domain,
-    masquerade_as: Option<Domain>,
+    hostname: Name,
+    masquerade_as: Option<Name>,
     domains: DomainSet,
     exceptions: DomainSet,
-    exposed: HashSet<String>,
+    exposed: classes::NameSet,
     generics_domains: DomainSet,
     features: u8,
-    always_add_domain_as: Option<Domain>,
+    always_add_domain_as: Option<Name>,
+}
+
+/// A configured domain (`$j`, `$M`) and its text, written once.
+#[derive(Clone, Debug)]
+pub(crate) struct Name {
+    pub(crate) domain: Domain,
+    pub(crate) text: String,
 }
 
 impl Masquerade {
@@ -269,7 +277,7 @@ impl Masquerade {
             masquerade_as: None,
             domains: DomainSet::default(),
             exceptions: DomainSet::default(),
-            exposed: HashSet::new(),
+            exposed: classes::NameSet::default(),
             generics_domains: DomainSet::default(),
             features: 0,
             always_add_domain_as: None,
@@ -359,12 +367,12 @@ impl Masquerade {
 
     /// `$j`, this host's canonical name.
     pub fn hostname(&self) -> &Domain {
-        &self.hostname
+        &self.hostname.domain
     }
 
     /// `$M`, when masquerading is on.
     pub fn masquerade_name(&self) -> Option<&Domain> {
-        self.masquerade_as.as_ref()
+        self.masquerade_as.as_ref().map(|name| &name.domain)
     }
 
     /// Class M, sorted.
@@ -379,7 +387,7 @@ impl Masquerade {
 
     /// Class E, sorted (lower case).
     pub fn exposed_users(&self) -> Vec<&str> {
-        let mut users: Vec<&str> = self.exposed.iter().map(String::as_str).collect();
+        let mut users: Vec<&str> = self.exposed.iter().collect();
         users.sort_unstable();
         users
     }
@@ -398,7 +406,7 @@ impl Masquerade {
             }
     }
 
-    fn in_class_m(&self, domain: &Domain) -> bool {
+    fn in_class_m(&self, domain: DomainRef<'_>) -> bool {
         self.domains.matches(domain, self.is_enabled(Feature::MasqueradeEntireDomain))
     }
 }
@@ -554,8 +562,13 @@ impl fmt::Debug for Rewriter<'_> {
 #[derive(Clone, Copy, Debug)]
 enum Host<'a> {
     Local,
-    Domain(&'a Domain),
+    Domain(DomainRef<'a>),
 }
+
+/// What the rules decided for one address: kept small, since it is
+/// returned through every step (the error and the genericstable match are
+/// boxed: both are rare).
+pub(crate) type Decided<'c> = Result<(Outcome<'c>, Reason, Option<Box<GenericsMatch>>), Box<RewriteError>>;
 
 /// The result of the rules, before it is turned into an address or into
 /// the bytes of a header.
@@ -565,13 +578,13 @@ pub(crate) enum Outcome<'a> {
     Keep,
     /// The local part stays; the domain becomes this one (qualification,
     /// masquerading).
-    SetDomain(&'a Domain),
+    SetDomain(&'a Name),
     /// The domain is dropped (the local mailer's envelope recipient).
     StripDomain,
     /// A new address (a genericstable result, a sender identity).
     Replace(Address),
     /// A new local part from the genericstable, with this domain.
-    ReplaceLocal(Address, &'a Domain),
+    ReplaceLocal(Address, &'a Name),
 }
 
 impl<'c> Rewriter<'c> {
@@ -610,15 +623,16 @@ impl<'c> Rewriter<'c> {
         kind: AddressKind,
         mailer: MailerRules,
     ) -> Result<Rewritten, RewriteError> {
-        let (outcome, reason, generics) = self.outcome(address, kind, mailer, false)?;
+        let (outcome, reason, generics) =
+            self.outcome(Parts::of(address), kind, mailer, false).map_err(|e| *e)?;
         let address = match outcome {
             Outcome::Keep => address.clone(),
-            Outcome::SetDomain(domain) => with_domain(&address.quoted_local_part(), domain),
+            Outcome::SetDomain(name) => with_domain(&address.quoted_local_part(), &name.text),
             Outcome::StripDomain => strip_domain(address),
             Outcome::Replace(new) => new,
-            Outcome::ReplaceLocal(local, domain) => with_domain(&local.quoted_local_part(), domain),
+            Outcome::ReplaceLocal(local, name) => with_domain(&local.quoted_local_part(), &name.text),
         };
-        Ok(Rewritten { address, reason, generics })
+        Ok(Rewritten { address, reason, generics: generics.map(|found| *found) })
     }
 
     /// Rewrites the envelope sender: `<>` stays `<>` (a bounce must keep
@@ -643,11 +657,11 @@ impl<'c> Rewriter<'c> {
     /// the sender the identity replaces.
     pub(crate) fn outcome(
         &self,
-        address: &Address,
+        address: Parts<'_>,
         kind: AddressKind,
         mailer: MailerRules,
         is_identity_header: bool,
-    ) -> Result<(Outcome<'c>, Reason, Option<GenericsMatch>), RewriteError> {
+    ) -> Decided<'c> {
         if let Some(identity) = self.identity {
             let replace = match kind {
                 AddressKind::EnvelopeSender => identity.replaces(address),
@@ -655,7 +669,7 @@ impl<'c> Rewriter<'c> {
                 _ => false,
             };
             if replace {
-                let outcome = if identity.address() == address {
+                let outcome = if address.is(identity.address()) {
                     Outcome::Keep
                 } else {
                     Outcome::Replace(identity.address().clone())
@@ -664,7 +678,7 @@ impl<'c> Rewriter<'c> {
             }
         }
         let config = self.config;
-        let host = match address.domain() {
+        let host = match address.domain {
             Some(domain) => Host::Domain(domain),
             None => Host::Local,
         };
@@ -676,7 +690,7 @@ impl<'c> Rewriter<'c> {
             }
             (MailerRules::Smtp, AddressKind::EnvelopeRecipient) => false,
             (MailerRules::Local, AddressKind::EnvelopeRecipient) => {
-                let outcome = if address.domain().is_some() { Outcome::StripDomain } else { Outcome::Keep };
+                let outcome = if address.domain.is_some() { Outcome::StripDomain } else { Outcome::Keep };
                 return Ok((outcome, Reason::LocalUser, None));
             }
             (MailerRules::Local, kind) => {
@@ -699,23 +713,24 @@ impl<'c> Rewriter<'c> {
                     }
             }
         };
-        if masquerade { self.masq_hdr(address, host) } else { Ok(self.qualify(host)) }
+        if masquerade {
+            self.masq_hdr(address, host)
+        } else {
+            let (outcome, reason) = self.qualify(host);
+            Ok((outcome, reason, None))
+        }
     }
 
     /// `*LOCAL*` becomes `$j`; a qualified address stays.
-    fn qualify(&self, host: Host<'_>) -> (Outcome<'c>, Reason, Option<GenericsMatch>) {
+    fn qualify(&self, host: Host<'_>) -> (Outcome<'c>, Reason) {
         match host {
-            Host::Local => (Outcome::SetDomain(&self.config.hostname), Reason::Qualified, None),
-            Host::Domain(_) => (Outcome::Keep, Reason::Unchanged, None),
+            Host::Local => (Outcome::SetDomain(&self.config.hostname), Reason::Qualified),
+            Host::Domain(_) => (Outcome::Keep, Reason::Unchanged),
         }
     }
 
     /// Ruleset 93 (`MasqHdr`), spec §4.
-    fn masq_hdr(
-        &self,
-        address: &Address,
-        host: Host<'_>,
-    ) -> Result<(Outcome<'c>, Reason, Option<GenericsMatch>), RewriteError> {
+    fn masq_hdr(&self, address: Parts<'_>, host: Host<'_>) -> Decided<'c> {
         let config = self.config;
         // 1. The genericstable.
         let mut generics = None;
@@ -724,62 +739,67 @@ impl<'c> Rewriter<'c> {
             && self.is_generics_eligible(host)
         {
             let key_domain = match host {
-                Host::Local => Cow::Owned(config.hostname.to_string()),
-                Host::Domain(domain) => Cow::Owned(domain.to_string()),
+                Host::Local => Cow::Borrowed(config.hostname.text.as_str()),
+                Host::Domain(domain) => domain.text(),
             };
             let qualified = matches!(host, Host::Domain(_));
-            if let Some(found) = generics::lookup(map, address, &key_domain, qualified)? {
+            if let Some(found) = generics::lookup(map, address, &key_domain, qualified).map_err(Box::new)? {
                 let value =
                     Address::parse(&found.value, ParseOptions { smtputf8: true }).map_err(|error| {
-                        RewriteError::BadValue {
+                        Box::new(RewriteError::BadValue {
                             table: "genericstable",
                             key: found.key.clone(),
                             value: found.value.clone(),
                             error,
-                        }
+                        })
                     })?;
                 if value.domain().is_some() {
-                    let outcome = if &value == address { Outcome::Keep } else { Outcome::Replace(value) };
-                    return Ok((outcome, Reason::Generics, Some(found)));
+                    let outcome = if address.is(&value) { Outcome::Keep } else { Outcome::Replace(value) };
+                    return Ok((outcome, Reason::Generics, Some(Box::new(found))));
                 }
                 new_local = Some(value);
-                generics = Some(found);
+                generics = Some(Box::new(found));
             }
         }
         // An unqualified result goes on as `new@*LOCAL*`.
-        let host = if new_local.is_some() { Host::Local } else { host };
-        let local = new_local.as_ref().unwrap_or(address).local_part();
-        let done = |outcome: Outcome<'c>, reason| -> (Outcome<'c>, Reason, Option<GenericsMatch>) {
-            let outcome = match (outcome, &new_local) {
-                // Not reached: a new local part is unqualified, and the
-                // rules below always qualify an unqualified address.
-                (Outcome::Keep, Some(local)) => Outcome::ReplaceLocal(local.clone(), &config.hostname),
-                (Outcome::SetDomain(domain), Some(local)) => Outcome::ReplaceLocal(local.clone(), domain),
-                (outcome, _) => outcome,
-            };
-            (outcome, reason, generics.clone())
-        };
+        Ok(match new_local {
+            None => {
+                let (outcome, reason) = self.masquerade(address.local, host);
+                (outcome, reason, None)
+            }
+            Some(local) => {
+                let (outcome, reason) = self.masquerade(local.local_part(), Host::Local);
+                let domain = match outcome {
+                    Outcome::SetDomain(domain) => domain,
+                    // Not reached: the rules always qualify `*LOCAL*`.
+                    _ => &config.hostname,
+                };
+                (Outcome::ReplaceLocal(local, domain), reason, generics)
+            }
+        })
+    }
+
+    /// Ruleset 93 after the genericstable (spec §4 steps 2–8).
+    fn masquerade(&self, local: &str, host: Host<'_>) -> (Outcome<'c>, Reason) {
+        let config = self.config;
         // 2. Class N.
         if let Host::Domain(domain) = host
             && config.exceptions.matches(domain, true)
         {
-            return Ok(done(Outcome::Keep, Reason::Exception));
+            return (Outcome::Keep, Reason::Exception);
         }
         // 3. No $M: only *LOCAL* is fixed.
         let Some(masquerade_as) = &config.masquerade_as else {
-            let (outcome, reason, _) = self.qualify(host);
-            return Ok(done(outcome, reason));
+            return self.qualify(host);
         };
         let limited = config.is_enabled(Feature::LimitedMasquerade);
         // 4. Class E.
         if config.is_exposed(local) {
             match host {
-                Host::Local => return Ok(done(Outcome::SetDomain(&config.hostname), Reason::Exposed)),
-                Host::Domain(domain) if config.in_class_m(domain) => {
-                    return Ok(done(Outcome::Keep, Reason::Exposed));
-                }
+                Host::Local => return (Outcome::SetDomain(&config.hostname), Reason::Exposed),
+                Host::Domain(domain) if config.in_class_m(domain) => return (Outcome::Keep, Reason::Exposed),
                 Host::Domain(domain) if !limited && self.is_local_name(domain) => {
-                    return Ok(done(Outcome::Keep, Reason::Exposed));
+                    return (Outcome::Keep, Reason::Exposed);
                 }
                 Host::Domain(_) => {}
             }
@@ -789,13 +809,12 @@ impl<'c> Rewriter<'c> {
             Host::Domain(domain) if config.in_class_m(domain) => Reason::MasqueradeDomain,
             Host::Domain(domain) if !limited && self.is_local_name(domain) => Reason::LocalName,
             Host::Local => Reason::MasqueradedUnqualified,
-            Host::Domain(_) => return Ok(done(Outcome::Keep, Reason::Unchanged)),
+            Host::Domain(_) => return (Outcome::Keep, Reason::Unchanged),
         };
-        let outcome = match host {
-            Host::Domain(domain) if domain == masquerade_as => Outcome::Keep,
-            _ => Outcome::SetDomain(masquerade_as),
-        };
-        Ok(done(outcome, reason))
+        match host {
+            Host::Domain(domain) if domain.is(&masquerade_as.domain) => (Outcome::Keep, reason),
+            _ => (Outcome::SetDomain(masquerade_as), reason),
+        }
     }
 
     fn is_generics_eligible(&self, host: Host<'_>) -> bool {
@@ -809,19 +828,22 @@ impl<'c> Rewriter<'c> {
     }
 
     /// Class w: a name of this host, or one of its address literals.
-    fn is_local_name(&self, domain: &Domain) -> bool {
+    fn is_local_name(&self, domain: DomainRef<'_>) -> bool {
         match domain {
-            Domain::Name(name) => self.local.contains_name(name),
-            Domain::Ipv4(addr) => self.local.contains_addr((*addr).into()),
-            Domain::Ipv6(addr) => self.local.contains_addr((*addr).into()),
+            // $j first: the name most addresses from here carry.
+            DomainRef::Name(name) => name == self.config.hostname.text || self.local.contains_name(name),
+            DomainRef::Literal(Domain::Ipv4(addr)) => self.local.contains_addr((*addr).into()),
+            DomainRef::Literal(Domain::Ipv6(addr)) => self.local.contains_addr((*addr).into()),
+            DomainRef::Literal(Domain::Name(name)) => self.local.contains_name(name),
         }
     }
 }
 
 /// `local@domain` as an [`Address`]; `local` is the wire form of a local
-/// part that came out of an [`Address`] (so it is valid).
-fn with_domain(local: &str, domain: &Domain) -> Address {
-    Address::parse(&format!("{local}@{domain}"), ParseOptions { smtputf8: true })
+/// part that came out of an [`Address`] (so it is valid), `domain` the
+/// text of a parsed domain.
+fn with_domain(local: &str, domain: &str) -> Address {
+    Address::parse(&concat(&[local, "@", domain]), ParseOptions { smtputf8: true })
         .expect("a valid local part and a parsed domain make a valid address")
 }
 
@@ -830,7 +852,18 @@ fn strip_domain(address: &Address) -> Address {
         .expect("the local part of a valid address is a valid unqualified address")
 }
 
+/// The pieces in one string (what `format!` does, without its machinery,
+/// which costs more than the rest of a rewrite on the hot paths).
+pub(crate) fn concat(pieces: &[&str]) -> String {
+    let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    for piece in pieces {
+        out.push_str(piece);
+    }
+    out
+}
+
 /// `$j`, `$M`: a host name, normalised as address domains are.
-fn parse_name(name: &str) -> Result<Domain, AddressError> {
-    Domain::parse(name.trim(), ParseOptions { smtputf8: true })
+fn parse_name(name: &str) -> Result<Name, AddressError> {
+    let domain = Domain::parse(name.trim(), ParseOptions { smtputf8: true })?;
+    Ok(Name { text: domain.to_string(), domain })
 }

@@ -8,7 +8,7 @@ use std::fmt;
 
 use smarthost_maps::Map;
 
-use crate::headers::same_mailbox;
+use crate::masquerade::Parts;
 use crate::{Address, Domain, ParseOptions, ReversePath, RewriteError};
 
 /// The sender-identity map, read with sendmail's map rules (keys folded by
@@ -88,8 +88,8 @@ impl SenderIdentity {
     }
 
     /// Whether `sender` is the envelope sender this identity replaces.
-    pub(crate) fn replaces(&self, sender: &Address) -> bool {
-        self.original.as_ref().is_none_or(|original| same_mailbox(original, sender))
+    pub(crate) fn replaces(&self, sender: Parts<'_>) -> bool {
+        self.original.as_ref().is_none_or(|original| sender.is_mailbox(original))
     }
 }
 

@@ -89,7 +89,7 @@ fn edits_replace_the_domain_or_insert_one() {
     let first = &edits.edits[0];
     assert_eq!((&message[first.range.clone()], first.replacement.as_str()), ("Mail", "example.com"));
     assert_eq!(
-        (first.header.as_str(), first.kind, &first.reason),
+        (first.header, first.kind, &first.reason),
         ("From", AddressKind::HeaderSender, &Reason::LocalName)
     );
     assert_eq!(
@@ -207,4 +207,15 @@ fn the_output_parses_and_mail_parser_sees_the_rewritten_addresses() {
     assert_eq!(to, ["alice@example.com", "bob@example.com", "carol@far.example"]);
     let cc = parsed.cc().unwrap().first().unwrap();
     assert_eq!((cc.name(), cc.address()), (Some("Jörg"), Some("jorg@example.com")));
+}
+
+#[test]
+fn every_address_header_is_found_by_its_name_in_any_case() {
+    for (name, kind) in ADDRESS_HEADERS {
+        assert_eq!(address_header(name.as_bytes()), Some((name, kind)));
+        assert_eq!(address_header_kind(&name.to_uppercase()), Some(kind));
+    }
+    for other in ["", "t", "X-To", "Return-Receipt-To", "Disposition-Notification-Options", "Fromm"] {
+        assert_eq!(address_header_kind(other), None, "{other}");
+    }
 }
