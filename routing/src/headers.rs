@@ -16,6 +16,7 @@
 //!    else; the tests check that mail-parser, reading the result, sees the
 //!    rewritten addresses and everything else as before.
 
+mod added;
 mod fields;
 mod scan;
 #[cfg(test)]
@@ -28,6 +29,7 @@ use crate::{
     Address, AddressError, AddressKind, GenericsMatch, MailerRules, ParseOptions, Reason, RewriteError,
     Rewriter,
 };
+pub use added::{Inserted, NewFields};
 pub use fields::{HeaderField, HeaderFields, header_fields};
 use scan::{Found, Scanner};
 
@@ -172,23 +174,41 @@ pub struct HeaderRewrite {
     pub edits: Vec<AddressEdit>,
     /// The elements left alone because they are not addresses.
     pub unparsed: Vec<Unparsed>,
+    /// Fields added at the end of the header
+    /// ([`Rewriter::add_missing_fields`]).
+    pub inserted: Option<Inserted>,
 }
 
 impl HeaderRewrite {
     /// Whether nothing changes.
     pub fn is_empty(&self) -> bool {
-        self.edits.is_empty()
+        self.edits.is_empty() && self.inserted.is_none()
     }
 
-    /// The rewritten bytes: `original` with every edit applied.
+    /// The rewritten bytes: `original` with every edit applied (and the
+    /// inserted fields, if any).
     pub fn apply(&self, original: &[u8]) -> Vec<u8> {
-        let growth: usize = self.edits.iter().map(|e| e.replacement.len()).sum();
+        let inserted_len = self.inserted.as_ref().map_or(0, |i| i.text.len());
+        let growth: usize = self.edits.iter().map(|e| e.replacement.len()).sum::<usize>() + inserted_len;
         let mut out = Vec::with_capacity(original.len() + growth);
+        let mut inserted = self.inserted.as_ref();
         let mut at = 0;
         for edit in &self.edits {
+            if let Some(insert) = inserted.filter(|i| i.at < edit.range.start) {
+                out.extend_from_slice(&original[at..insert.at]);
+                out.extend_from_slice(insert.text.as_bytes());
+                at = insert.at;
+                inserted = None;
+            }
             out.extend_from_slice(&original[at..edit.range.start]);
             out.extend_from_slice(edit.replacement.as_bytes());
             at = edit.range.end;
+        }
+        if let Some(insert) = inserted {
+            let insert_at = insert.at.max(at);
+            out.extend_from_slice(&original[at..insert_at]);
+            out.extend_from_slice(insert.text.as_bytes());
+            at = insert_at;
         }
         out.extend_from_slice(&original[at..]);
         out
@@ -236,7 +256,7 @@ impl<'c> Rewriter<'c> {
             Some(_) => first_from(message, &fields, &mut scanner),
             None => None,
         };
-        let mut rewrite = HeaderRewrite { edits: Vec::with_capacity(16), unparsed: Vec::new() };
+        let mut rewrite = HeaderRewrite { edits: Vec::with_capacity(16), ..HeaderRewrite::default() };
         for field in &fields {
             let identity_field = self.identity.is_some() && IDENTITY_HEADERS.contains(&field.name);
             let before = rewrite.edits.len();

@@ -26,8 +26,8 @@ pub use dns::{
 pub use dns::{HickoryResolver, HickorySetupError};
 pub use generics::{GenericsMatch, genericstable_keys};
 pub use headers::{
-    ADDRESS_HEADERS, AddressEdit, HeaderField, HeaderFields, HeaderRewrite, MAX_LINE, Unparsed,
-    address_header_kind, header_fields,
+    ADDRESS_HEADERS, AddressEdit, HeaderField, HeaderFields, HeaderRewrite, Inserted, MAX_LINE, NewFields,
+    Unparsed, address_header_kind, header_fields,
 };
 pub use host::{Host, HostSpec};
 pub use lint::{Lint, lint_mailertable};

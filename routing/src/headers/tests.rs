@@ -1,7 +1,7 @@
 use mail_parser::MessageParser;
 
 use super::*;
-use crate::{Feature, LocalNames, Masquerade, SenderIdentity};
+use crate::{Feature, LocalNames, Masquerade, ReversePath, SenderIdentity};
 
 const HOST: &str = "mail.internal.example.com";
 
@@ -218,4 +218,71 @@ fn every_address_header_is_found_by_its_name_in_any_case() {
     for other in ["", "t", "X-To", "Return-Receipt-To", "Disposition-Notification-Options", "Fromm"] {
         assert_eq!(address_header_kind(other), None, "{other}");
     }
+}
+
+const NEW: NewFields<'static> =
+    NewFields { date: "Mon, 1 Jan 2024 10:00:00 +0000", message_id: "<1.2@mail>" };
+
+fn with_added(message: &str, sender: &str) -> String {
+    let (local, config) = (local(), config());
+    let rewriter = Rewriter::new(&local, &config);
+    let mut edits = rewriter.rewrite_headers(message.as_bytes(), MailerRules::Smtp).unwrap();
+    let sender = match sender {
+        "<>" => ReversePath::Null,
+        sender => ReversePath::Address(Address::parse(sender, ParseOptions::default()).unwrap()),
+    };
+    rewriter.add_missing_fields(message.as_bytes(), &sender, NEW, MailerRules::Smtp, &mut edits).unwrap();
+    String::from_utf8(edits.apply(message.as_bytes())).unwrap()
+}
+
+#[test]
+fn missing_date_and_message_id_are_added_with_their_resent_twins() {
+    // The spec's message (§6.1): From present, Resent-From present.
+    let message = "From: joe\r\nResent-From: eve\r\nTo: carol@far.example\r\n\r\nbody\r\n";
+    assert_eq!(
+        with_added(message, "joe"),
+        "From: joe@example.com\r\nResent-From: eve@example.com\r\nTo: carol@far.example\r\n\
+         Resent-Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\
+         Resent-Message-Id: <1.2@mail>\r\nMessage-Id: <1.2@mail>\r\n\r\nbody\r\n"
+    );
+}
+
+#[test]
+fn an_added_from_is_the_envelope_sender_as_a_header_sender() {
+    let message = "To: carol@far.example\nDate: x\nMessage-ID: <a@b>\n\nbody\n";
+    assert_eq!(
+        with_added(message, "joe@mail"),
+        "To: carol@far.example\nDate: x\nMessage-ID: <a@b>\nFrom: joe@example.com\n\nbody\n"
+    );
+    assert_eq!(
+        with_added(message, "<>"),
+        "To: carol@far.example\nDate: x\nMessage-ID: <a@b>\nFrom: MAILER-DAEMON@example.com\n\nbody\n"
+    );
+    assert_eq!(
+        with_added(message, "root"),
+        "To: carol@far.example\nDate: x\nMessage-ID: <a@b>\nFrom: root@mail.internal.example.com\n\nbody\n"
+    );
+}
+
+#[test]
+fn nothing_is_added_to_a_complete_header_and_a_last_line_is_ended_first() {
+    let complete = "from: a@b\ndate: x\nmessage-id: <a@b>\n\n";
+    let (local, config) = (local(), config());
+    let rewriter = Rewriter::new(&local, &config);
+    let mut edits = HeaderRewrite::default();
+    let sender = ReversePath::Null;
+    assert!(
+        !rewriter
+            .add_missing_fields(complete.as_bytes(), &sender, NEW, MailerRules::Smtp, &mut edits)
+            .unwrap()
+    );
+    assert!(edits.is_empty());
+    assert_eq!(
+        with_added("From: joe\r\nDate: x\r\nCc: x@mail", "joe"),
+        "From: joe@example.com\r\nDate: x\r\nCc: x@example.com\r\nMessage-Id: <1.2@mail>\r\n"
+    );
+    assert_eq!(
+        with_added("\r\nbody", "joe"),
+        "Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nFrom: joe@example.com\r\nMessage-Id: <1.2@mail>\r\n\r\nbody"
+    );
 }
