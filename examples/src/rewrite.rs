@@ -241,56 +241,71 @@ impl Setup {
             .map(|r| parse_recipient(r))
             .collect::<Result<_, _>>()
             .map_err(Failure::Message)?;
+        let failed = |e: RewriteError| Failure::Message(e.to_string());
         let identity = match (&self.identities, &mail_from) {
-            (Some(map), Some(sender)) => SenderByRecipient::new(map)
-                .identity(sender, &rcpt_to)
-                .map_err(|e| Failure::Message(e.to_string()))?,
+            (Some(map), Some(sender)) => {
+                SenderByRecipient::new(map).identity(sender, &rcpt_to).map_err(failed)?
+            }
             _ => None,
         };
         let rewriter = self.rewriter(identity.as_ref());
-        let failed = |e: RewriteError| Failure::Message(e.to_string());
         let edits = rewriter.rewrite_headers(&message, self.mailer).map_err(failed)?;
-        let mut envelope = Vec::new();
-        if let Some(sender) = &mail_from {
-            let (after, reason) = rewriter.rewrite_reverse_path(sender, self.mailer).map_err(failed)?;
-            envelope.push((
-                "MAIL FROM",
-                AddressKind::EnvelopeSender,
-                sender.to_string(),
-                after.to_string(),
-                reason,
-            ));
-        }
-        for recipient in &rcpt_to {
-            let rewritten =
-                rewriter.rewrite(recipient, AddressKind::EnvelopeRecipient, self.mailer).map_err(failed)?;
-            let (before, after) = (format!("<{recipient}>"), format!("<{}>", rewritten.address));
-            envelope.push(("RCPT TO", AddressKind::EnvelopeRecipient, before, after, rewritten.reason));
-        }
+        let envelope = envelope_rows(&rewriter, self.mailer, mail_from.as_ref(), &rcpt_to).map_err(failed)?;
         let mut out = BufWriter::new(io::stdout().lock());
         match settings.format {
             Format::Text => out.write_all(&edits.apply(&message))?,
-            Format::Tsv => {
-                for (place, kind, before, after, reason) in &envelope {
-                    writeln!(out, "{place}\t{kind}\t{before}\t{after}\t{reason}")?;
-                }
-                for edit in &edits.edits {
-                    let reason = match &edit.generics {
-                        Some(found) => format!("{}; {found}", edit.reason),
-                        None => edit.reason.to_string(),
-                    };
-                    let (before, after) = (edit.before(&message), edit.after(&message));
-                    writeln!(out, "{}\t{}\t{before}\t{after}\t{reason}", edit.header, edit.kind)?;
-                }
-            }
+            Format::Tsv => message_tsv(&mut out, &message, &edits, &envelope)?,
             Format::Json => {
-                let json = message_json(&message, &edits, &envelope, identity.as_ref());
-                out.write_all(json.as_bytes())?;
+                out.write_all(message_json(&message, &edits, &envelope, identity.as_ref()).as_bytes())?
             }
         }
         out.flush()?;
         Ok(if edits.unparsed.is_empty() { 0 } else { 1 })
     }
+}
+
+/// One envelope address, before and after: `MAIL FROM` or `RCPT TO`, the
+/// kind, the path before, the path after, the rule.
+type EnvelopeRow = (&'static str, AddressKind, String, String, Reason);
+
+fn envelope_rows(
+    rewriter: &Rewriter<'_>,
+    mailer: MailerRules,
+    mail_from: Option<&ReversePath>,
+    rcpt_to: &[Address],
+) -> Result<Vec<EnvelopeRow>, RewriteError> {
+    let mut rows = Vec::with_capacity(1 + rcpt_to.len());
+    if let Some(sender) = mail_from {
+        let (after, reason) = rewriter.rewrite_reverse_path(sender, mailer)?;
+        rows.push(("MAIL FROM", AddressKind::EnvelopeSender, sender.to_string(), after.to_string(), reason));
+    }
+    for recipient in rcpt_to {
+        let rewritten = rewriter.rewrite(recipient, AddressKind::EnvelopeRecipient, mailer)?;
+        let (before, after) = (format!("<{recipient}>"), format!("<{}>", rewritten.address));
+        rows.push(("RCPT TO", AddressKind::EnvelopeRecipient, before, after, rewritten.reason));
+    }
+    Ok(rows)
+}
+
+/// `--message --format tsv`: the envelope rows, then one line per edit.
+fn message_tsv(
+    out: &mut impl Write,
+    message: &[u8],
+    edits: &HeaderRewrite,
+    envelope: &[EnvelopeRow],
+) -> io::Result<()> {
+    for (place, kind, before, after, reason) in envelope {
+        writeln!(out, "{place}\t{kind}\t{before}\t{after}\t{reason}")?;
+    }
+    for edit in &edits.edits {
+        let reason = match &edit.generics {
+            Some(found) => format!("{}; {found}", edit.reason),
+            None => edit.reason.to_string(),
+        };
+        let (before, after) = (edit.before(message), edit.after(message));
+        writeln!(out, "{}\t{}\t{before}\t{after}\t{reason}", edit.header, edit.kind)?;
+    }
+    Ok(())
 }
 
 /// A list from the flags if any were given, else from the configuration.
@@ -402,6 +417,9 @@ fn add_local_name(local: &mut LocalNames, name: &str) {
     }
 }
 
+/// One kind's answer for one address, or the error that stopped it.
+type Answer = Result<KindAnswer, String>;
+
 /// One kind's answer for one address.
 struct KindAnswer {
     /// The input with its addresses rewritten.
@@ -473,61 +491,55 @@ impl<W: Write> Printer<'_, W> {
             self.status = self.status.max(1);
         }
         match self.format {
-            Format::Tsv => {
-                self.out.write_all(given.as_bytes())?;
-                for answer in &answers {
-                    let text = answer.as_ref().map_or("*error*", |a| a.text.as_str());
-                    write!(self.out, "\t{text}")?;
-                }
-                self.out.write_all(b"\n")
-            }
-            Format::Text => {
-                writeln!(self.out, "{given}")?;
-                for (kind, answer) in AddressKind::ALL.iter().zip(&answers) {
-                    match answer {
-                        Ok(answer) => writeln!(
-                            self.out,
-                            "  {} {:<19}{}  ({})",
-                            kind.tryflags(),
-                            kind.words(),
-                            answer.text,
-                            answer.why
-                        )?,
-                        Err(error) => writeln!(
-                            self.out,
-                            "  {} {:<19}*error*  ({error})",
-                            kind.tryflags(),
-                            kind.words()
-                        )?,
-                    }
-                }
-                for note in &unparsed {
-                    writeln!(self.out, "  note: {note}; left as it is")?;
-                }
-                Ok(())
-            }
-            Format::Json => {
-                let mut object = format!("{{\"address\":{}", json_string(given));
-                for (key, answer) in JSON_KEYS.iter().zip(&answers) {
-                    let text = answer.as_ref().ok().map(|a| a.text.as_str());
-                    let _ = write!(object, ",\"{key}\":{}", json_option(text));
-                }
-                object.push_str(",\"reasons\":{");
-                for (n, (key, answer)) in JSON_KEYS.iter().zip(&answers).enumerate() {
-                    let why = match answer {
-                        Ok(answer) => answer.why.clone(),
-                        Err(error) => format!("error: {error}"),
-                    };
-                    let _ =
-                        write!(object, "{}\"{key}\":{}", if n == 0 { "" } else { "," }, json_string(&why));
-                }
-                let notes: Vec<String> = unparsed.iter().map(|n| json_string(n)).collect();
-                let _ = write!(object, "}},\"not_addresses\":[{}]}}", notes.join(","));
-                let separator = if self.count == 1 { "\n  " } else { ",\n  " };
-                self.out.write_all(separator.as_bytes())?;
-                self.out.write_all(object.as_bytes())
+            Format::Tsv => self.tsv(given, &answers),
+            Format::Text => self.text(given, &answers, &unparsed),
+            Format::Json => self.json(given, &answers, &unparsed),
+        }
+    }
+
+    fn tsv(&mut self, given: &str, answers: &[Answer]) -> io::Result<()> {
+        self.out.write_all(given.as_bytes())?;
+        for answer in answers {
+            let text = answer.as_ref().map_or("*error*", |a| a.text.as_str());
+            write!(self.out, "\t{text}")?;
+        }
+        self.out.write_all(b"\n")
+    }
+
+    fn text(&mut self, given: &str, answers: &[Answer], unparsed: &[String]) -> io::Result<()> {
+        writeln!(self.out, "{given}")?;
+        for (kind, answer) in AddressKind::ALL.iter().zip(answers) {
+            let (flags, words) = (kind.tryflags(), kind.words());
+            match answer {
+                Ok(answer) => writeln!(self.out, "  {flags} {words:<19}{}  ({})", answer.text, answer.why)?,
+                Err(error) => writeln!(self.out, "  {flags} {words:<19}*error*  ({error})")?,
             }
         }
+        for note in unparsed {
+            writeln!(self.out, "  note: {note}; left as it is")?;
+        }
+        Ok(())
+    }
+
+    fn json(&mut self, given: &str, answers: &[Answer], unparsed: &[String]) -> io::Result<()> {
+        let mut object = format!("{{\"address\":{}", json_string(given));
+        for (key, answer) in JSON_KEYS.iter().zip(answers) {
+            let text = answer.as_ref().ok().map(|a| a.text.as_str());
+            let _ = write!(object, ",\"{key}\":{}", json_option(text));
+        }
+        object.push_str(",\"reasons\":{");
+        for (n, (key, answer)) in JSON_KEYS.iter().zip(answers).enumerate() {
+            let why = match answer {
+                Ok(answer) => answer.why.clone(),
+                Err(error) => format!("error: {error}"),
+            };
+            let _ = write!(object, "{}\"{key}\":{}", if n == 0 { "" } else { "," }, json_string(&why));
+        }
+        let notes: Vec<String> = unparsed.iter().map(|n| json_string(n)).collect();
+        let _ = write!(object, "}},\"not_addresses\":[{}]}}", notes.join(","));
+        let separator = if self.count == 1 { "\n  " } else { ",\n  " };
+        self.out.write_all(separator.as_bytes())?;
+        self.out.write_all(object.as_bytes())
     }
 
     /// The rule behind one kind's answer: for a bare address, the rule the
@@ -578,7 +590,7 @@ fn not_addresses(given: &str, edits: &HeaderRewrite) -> Vec<String> {
 fn message_json(
     message: &[u8],
     edits: &HeaderRewrite,
-    envelope: &[(&str, AddressKind, String, String, Reason)],
+    envelope: &[EnvelopeRow],
     identity: Option<&SenderIdentity>,
 ) -> String {
     let mut json = String::from("{\"envelope\":[");
