@@ -215,6 +215,11 @@ impl HeaderRewrite {
     }
 }
 
+thread_local! {
+    /// The scanner's buffers, kept from one message to the next.
+    static SCANNER: std::cell::RefCell<Scanner> = std::cell::RefCell::new(Scanner::default());
+}
+
 /// One address header of the message.
 struct Field {
     name: &'static str,
@@ -250,19 +255,34 @@ impl<'c> Rewriter<'c> {
         message: &[u8],
         mailer: MailerRules,
     ) -> Result<HeaderRewrite, RewriteError> {
-        let fields = address_fields(message);
-        let mut scanner = Scanner::default();
+        SCANNER.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scanner) => {
+                let rewrite = self.rewrite_fields(message, mailer, &mut scanner);
+                scanner.trim();
+                rewrite
+            }
+            // Only if a map looked up inside called back here.
+            Err(_) => self.rewrite_fields(message, mailer, &mut Scanner::default()),
+        })
+    }
+
+    fn rewrite_fields(
+        &self,
+        message: &[u8],
+        mailer: MailerRules,
+        scanner: &mut Scanner,
+    ) -> Result<HeaderRewrite, RewriteError> {
         let first_from = match self.identity {
-            Some(_) => first_from(message, &fields, &mut scanner),
+            Some(_) => first_from(message, scanner),
             None => None,
         };
         let mut rewrite = HeaderRewrite { edits: Vec::with_capacity(16), ..HeaderRewrite::default() };
-        for field in &fields {
+        for field in address_fields(message) {
             let identity_field = self.identity.is_some() && IDENTITY_HEADERS.contains(&field.name);
             let before = rewrite.edits.len();
             let identity = identity_field.then_some(first_from.as_ref());
-            self.rewrite_value(message, field, mailer, identity, &mut scanner, &mut rewrite)?;
-            fold_overlong_lines(message, field, &mut rewrite.edits[before..]);
+            self.rewrite_value(message, &field, mailer, identity, scanner, &mut rewrite)?;
+            fold_overlong_lines(message, &field, &mut rewrite.edits[before..]);
         }
         Ok(rewrite)
     }
@@ -387,27 +407,24 @@ impl<'c> Rewriter<'c> {
 /// the header. A field is used only if it starts a line and its name is
 /// exactly one of [`ADDRESS_HEADERS`] (white space allowed before the
 /// colon, as RFC 5322's obsolete syntax has it).
-fn address_fields(message: &[u8]) -> Vec<Field> {
-    let mut fields = Vec::with_capacity(8);
-    for field in header_fields(message) {
+fn address_fields(message: &[u8]) -> impl Iterator<Item = Field> + '_ {
+    header_fields(message).filter_map(|field| {
         let (start, value) = (field.start, field.value);
         if !(start == 0 || message[start - 1] == b'\n')
             || message.get(value.start.wrapping_sub(1)) != Some(&b':')
         {
-            continue;
+            return None;
         }
         let name = &message[start..value.start - 1];
         let name = &name[..name.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(0, |i| i + 1)];
-        if let Some((name, kind)) = address_header(name) {
-            fields.push(Field { name, kind, start, value });
-        }
-    }
-    fields
+        let (name, kind) = address_header(name)?;
+        Some(Field { name, kind, start, value })
+    })
 }
 
 /// The first address of the first `From` field.
-fn first_from(message: &[u8], fields: &[Field], scanner: &mut Scanner) -> Option<Address> {
-    let field = fields.iter().find(|f| f.name == "From")?;
+fn first_from(message: &[u8], scanner: &mut Scanner) -> Option<Address> {
+    let field = address_fields(message).find(|f| f.name == "From")?;
     let found = scanner.scan(&message[field.value.clone()]).ok()?;
     found.iter().find_map(|element| match element {
         Found::Address { range, .. } => {

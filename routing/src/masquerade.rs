@@ -398,12 +398,7 @@ impl Masquerade {
     }
 
     fn is_exposed(&self, local: &str) -> bool {
-        !self.exposed.is_empty()
-            && if local.bytes().any(|b| b.is_ascii_uppercase()) || !local.is_ascii() {
-                self.exposed.contains(&local.to_lowercase())
-            } else {
-                self.exposed.contains(local)
-            }
+        !self.exposed.is_empty() && self.exposed.contains_folded(local)
     }
 
     fn in_class_m(&self, domain: DomainRef<'_>) -> bool {

@@ -78,6 +78,14 @@ impl Default for Scanner {
 }
 
 impl Scanner {
+    /// Gives back the memory of an unusually large value, so that the
+    /// buffers kept between messages stay small.
+    pub(crate) fn trim(&mut self) {
+        if self.tokens.capacity() > 4096 {
+            *self = Self::default();
+        }
+    }
+
     /// Scans `value` (the bytes after `Name:`, folding and the final line
     /// end included) into its elements.
     pub(crate) fn scan(&mut self, value: &[u8]) -> Result<&[Found], Malformed> {

@@ -44,6 +44,21 @@ impl NameSet {
         if self.many.is_empty() { self.few.iter().any(|n| n == name) } else { self.many.contains(name) }
     }
 
+    /// Whether `name` is in the set, compared without regard to case (the
+    /// set holds lower-case names).
+    pub(crate) fn contains_folded(&self, name: &str) -> bool {
+        if !name.is_ascii() {
+            return self.contains(&name.to_lowercase());
+        }
+        if self.many.is_empty() {
+            return self.few.iter().any(|n| n.eq_ignore_ascii_case(name));
+        }
+        match name.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => self.many.contains(&name.to_ascii_lowercase()),
+            false => self.many.contains(name),
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.few.is_empty() && self.many.is_empty()
     }
