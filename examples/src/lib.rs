@@ -6,6 +6,7 @@ pub mod makemap;
 pub mod map;
 pub mod newaliases;
 pub mod queue;
+pub mod rewrite;
 pub mod route;
 
 mod exit;

@@ -3,15 +3,19 @@
 mod address;
 mod aliases;
 mod dns;
+mod generics;
+mod headers;
 mod host;
 mod lint;
 mod local;
 mod mailer;
 mod mailertable;
+mod masquerade;
 mod redirect;
 mod resolution;
 mod rhs;
 mod route;
+mod sender_by_recipient;
 mod virtuser;
 
 pub use address::{
@@ -29,11 +33,19 @@ pub use dns::{
 };
 #[cfg(feature = "hickory")]
 pub use dns::{HickoryResolver, HickorySetupError};
+pub use generics::{GenericsMatch, genericstable_keys};
+pub use headers::{
+    ADDRESS_HEADERS, AddressEdit, HeaderField, HeaderFields, HeaderRewrite, Inserted, MAX_LINE, NewFields,
+    Unparsed, address_header_kind, header_fields,
+};
 pub use host::{Host, HostSpec};
 pub use lint::{Lint, lint_mailertable};
 pub use local::{LocalNames, LocalNamesError};
 pub use mailer::{AuthPolicy, Mailer, MailerKind, Mailers, TlsPolicy, UnknownPolicy};
 pub use mailertable::{Mailertable, MailertableOptions, Probe, RouteCache, TableError, TableMatch};
+pub use masquerade::{
+    AddressKind, Feature, MailerRules, Masquerade, Reason, RewriteError, Rewriter, Rewritten, UnknownFeature,
+};
 pub use redirect::{REDIRECT_LABEL, redirect_reply, redirect_target};
 pub use resolution::{
     Action, AliasErrors, Cause, LocalUsers, RecipientResolver, Refusal, Resolution, ResolveError,
@@ -41,6 +53,7 @@ pub use resolution::{
 };
 pub use rhs::{ErrorReply, RhsError, RhsOptions, TableRoute, has_mailer, interpolate, parse_rhs};
 pub use route::{Decision, Route, Router, SmartHost, TableEntry, Via};
+pub use sender_by_recipient::{SenderByRecipient, SenderIdentity};
 pub use virtuser::{
     VirtuserDomains, VirtuserDomainsError, VirtuserMatch, VirtuserTarget, Virtusertable, lint_virtusertable,
 };

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use smarthost::config;
 use smarthost::queue::{self, Action, Format};
-use smarthost::{authinfo, makemap, map, newaliases, route};
+use smarthost::{authinfo, makemap, map, newaliases, rewrite, route};
 
 /// smarthost, a sendmail-compatible relay MTA: its maps and tools.
 #[derive(Debug, Parser)]
@@ -43,6 +43,11 @@ enum Command {
     /// never printed.
     #[command(subcommand)]
     Authinfo(AuthinfoCommand),
+    /// Show how each address is rewritten on its way out (masquerading,
+    /// genericstable) as envelope sender, header sender, envelope recipient
+    /// and header recipient, like sendmail -bt's /tryflags and /try; or
+    /// rewrite a whole message.
+    Rewrite(Box<RewriteArgs>),
     /// Compile the aliases file into the database the relay reads, like
     /// sendmail's newaliases (keys folded, `@` sentinel last, bad lines
     /// reported as FILE:LINE and left out, alias loops named).
@@ -51,6 +56,81 @@ enum Command {
     /// ok, 78 wrong, 66 unreadable), or show it with every default.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+/// `smarthost rewrite`'s flags; those given override `--config`.
+#[derive(Debug, clap::Args)]
+struct RewriteArgs {
+    /// The relay's TOML configuration file (hostname, local_host_names,
+    /// [maps] genericstable, [masquerade], [generics]).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// This host's canonical name (sendmail's $j); default: the system's host name.
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+    /// Another name (or [address] literal) of this host (class w); repeatable.
+    #[arg(long = "local-host-name", value_name = "NAME")]
+    local_host_names: Vec<String>,
+    /// A local-host-names file (names separated by white space, # comments).
+    #[arg(long, value_name = "FILE")]
+    local_host_names_file: Option<PathBuf>,
+    /// MASQUERADE_AS: the domain that replaces local names; turns masquerading on.
+    #[arg(long, value_name = "DOM")]
+    masquerade_as: Option<String>,
+    /// MASQUERADE_DOMAIN: another domain to masquerade (class M); repeatable.
+    #[arg(long = "masquerade-domain", value_name = "DOM")]
+    masquerade_domains: Vec<String>,
+    /// MASQUERADE_DOMAIN_FILE: a file of class M domains.
+    #[arg(long, value_name = "FILE")]
+    masquerade_domain_file: Option<PathBuf>,
+    /// MASQUERADE_EXCEPTION: a domain (and its sub-domains) never masqueraded; repeatable.
+    #[arg(long = "masquerade-exception", value_name = "DOM")]
+    masquerade_exceptions: Vec<String>,
+    /// EXPOSED_USER: a user never masqueraded from a local name; repeatable.
+    #[arg(long = "exposed-user", value_name = "USER")]
+    exposed_users: Vec<String>,
+    /// A sendmail feature: masquerade_envelope, allmasquerade,
+    /// masquerade_entire_domain, limited_masquerade, generics_entire_domain,
+    /// always_add_domain, local_no_masquerade; repeatable.
+    #[arg(long = "feature", value_name = "NAME")]
+    features: Vec<String>,
+    /// The genericstable: a compiled map, a text source, or a source whose .db exists.
+    #[arg(long, value_name = "FILE")]
+    genericstable: Option<PathBuf>,
+    /// GENERICS_DOMAIN: a domain whose addresses the genericstable rewrites (class G); repeatable.
+    #[arg(long = "generics-domain", value_name = "DOM")]
+    generics_domains: Vec<String>,
+    /// GENERICS_DOMAIN_FILE: a file of class G domains.
+    #[arg(long, value_name = "FILE")]
+    generics_domain_file: Option<PathBuf>,
+    /// The virtusertable: accepted for symmetry with `smarthost route`, where
+    /// it applies; rewriting does not use it.
+    #[arg(long, value_name = "FILE")]
+    virtusertable: Option<PathBuf>,
+    /// [EXT] A map from recipient (address, domain, .parent, or . for the
+    /// default) to the sender address to use; needs --message, --mail-from, --rcpt.
+    #[arg(long, value_name = "FILE")]
+    sender_by_recipient: Option<PathBuf>,
+    /// The mailer whose rules apply, as in /try MAILER: esmtp (default),
+    /// smtp, relay, local, ...
+    #[arg(long, value_name = "NAME")]
+    mailer: Option<String>,
+    /// text, tsv (ADDRESS, ES, HS, ER, HR) or json.
+    #[arg(long, value_enum, default_value_t)]
+    format: rewrite::Format,
+    /// Rewrite this message (- for standard input) and print it.
+    #[arg(long, value_name = "FILE", conflicts_with = "addresses")]
+    message: Option<PathBuf>,
+    /// With --message: the envelope sender (MAIL FROM).
+    #[arg(long, value_name = "ADDR", requires = "message", allow_hyphen_values = true)]
+    mail_from: Option<String>,
+    /// With --message: an envelope recipient (RCPT TO); repeatable.
+    #[arg(long = "rcpt", value_name = "ADDR", requires = "message")]
+    rcpt_to: Vec<String>,
+    /// Addresses, each read as an address header's value; `-` reads one a
+    /// line from standard input.
+    #[arg(value_name = "ADDRESS", required_unless_present = "message", allow_hyphen_values = true)]
+    addresses: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,6 +365,7 @@ fn main() -> ExitCode {
         Command::Map(MapCommand::Verify { file }) => map::verify(&file),
         Command::Queue(command) => queue_command(command),
         Command::Route(args) => route::run(&route_settings(*args)),
+        Command::Rewrite(args) => rewrite::run(&rewrite_settings(*args)),
         Command::Newaliases(args) => newaliases::run(
             "smarthost newaliases",
             &newaliases::Settings { config: args.config, file: args.file },
@@ -340,5 +421,31 @@ fn route_settings(args: RouteArgs) -> route::Settings {
         relay_domains: args.relay_domains,
         features: args.features,
         compat: args.compat,
+    }
+}
+
+fn rewrite_settings(args: RewriteArgs) -> rewrite::Settings {
+    rewrite::Settings {
+        config: args.config,
+        hostname: args.hostname,
+        local_host_names: args.local_host_names,
+        local_host_names_file: args.local_host_names_file,
+        masquerade_as: args.masquerade_as,
+        masquerade_domains: args.masquerade_domains,
+        masquerade_domain_file: args.masquerade_domain_file,
+        masquerade_exceptions: args.masquerade_exceptions,
+        exposed_users: args.exposed_users,
+        features: args.features,
+        genericstable: args.genericstable,
+        generics_domains: args.generics_domains,
+        generics_domain_file: args.generics_domain_file,
+        virtusertable: args.virtusertable,
+        sender_by_recipient: args.sender_by_recipient,
+        mailer: args.mailer,
+        format: args.format,
+        message: args.message,
+        mail_from: args.mail_from,
+        rcpt_to: args.rcpt_to,
+        addresses: args.addresses,
     }
 }
