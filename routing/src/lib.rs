@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod access;
 mod address;
 mod dns;
 mod host;
@@ -7,9 +8,14 @@ mod lint;
 mod local;
 mod mailer;
 mod mailertable;
+mod policy;
 mod rhs;
 mod route;
 
+pub use access::{
+    AccessHit, AccessIndex, AccessLint, AccessMap, AccessOptions, AccessValue, Mode, Parts, Tag, ValueReply,
+    client_addr_text, lint_access,
+};
 pub use address::{
     Address, AddressError, Domain, ForwardPath, MAX_ADDRESS, MAX_DOMAIN, MAX_LOCAL_PART, MAX_PATH,
     ParseOptions, Parsed, RelayTrick, ReversePath,
@@ -25,5 +31,10 @@ pub use lint::{Lint, lint_mailertable};
 pub use local::{LocalNames, LocalNamesError};
 pub use mailer::{AuthPolicy, Mailer, MailerKind, Mailers, TlsPolicy, UnknownPolicy};
 pub use mailertable::{Mailertable, MailertableOptions, Probe, RouteCache, TableError, TableMatch};
+pub use policy::{
+    Authenticated, Checked, Client, ClientIdentity, ClientResolve, DelayChecks, Evaluation, Mail, Policy,
+    PolicyOptions, PolicyReply, Reason, RelayDomains, RelayDomainsError, RelayMailFrom, RequireRdns,
+    RoutingChar, SenderDomain, Stage, Verdict, identify_client,
+};
 pub use rhs::{ErrorReply, RhsError, RhsOptions, TableRoute, has_mailer, interpolate, parse_rhs};
 pub use route::{Decision, Route, Router, SmartHost, TableEntry, Via};
