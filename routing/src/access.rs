@@ -392,7 +392,7 @@ impl<'m> AccessMap<'m> {
         }
     }
 
-    fn hit(&self, (key, raw): (Vec<u8>, &'m [u8])) -> AccessHit<'m> {
+    fn hit(&self, (key, raw): keys::Found<'m>) -> AccessHit<'m> {
         let key =
             String::from_utf8(key).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         AccessHit { key, raw, value: AccessValue::parse(raw, self.options.skip) }

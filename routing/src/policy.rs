@@ -737,12 +737,10 @@ impl<'a> Policy<'a> {
                     checked.quarantine =
                         connect.quarantine.clone().or_else(|| sender_checked.quarantine.clone());
                 }
-                if matches!(connect.verdict, Verdict::Discard)
-                    || matches!(sender_checked.verdict, Verdict::Discard)
-                {
-                    if !checked.verdict.is_refusal() {
-                        checked.verdict = Verdict::Discard;
-                    }
+                let discarded =
+                    connect.verdict == Verdict::Discard || sender_checked.verdict == Verdict::Discard;
+                if discarded && !checked.verdict.is_refusal() {
+                    checked.verdict = Verdict::Discard;
                 }
                 checked
             })

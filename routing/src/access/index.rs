@@ -93,6 +93,14 @@ impl<M: Map> AccessIndex<M> {
         &self.inner
     }
 
+    /// Whether `key` gets past the filter to the map (tests count the
+    /// filter's false positives with it).
+    #[cfg(test)]
+    pub(crate) fn filter_passes(&self, key: &[u8]) -> bool {
+        let (word, mask) = slot(&fold(key, self.fold), self.filter.len());
+        self.filter[word] & mask == mask
+    }
+
     /// How many keys answer under a normalised IPv6 spelling.
     pub fn normalised_keys(&self) -> usize {
         self.normalised.len()

@@ -39,10 +39,10 @@ impl Policy<'_> {
                 Ok(_) => {}
             }
         }
-        if let Some(require) = self.options.require_rdns {
-            if let Some(refused) = self.rdns_requirement(client, addr, require.forward_confirm, address) {
-                return refused;
-            }
+        if let Some(require) = self.options.require_rdns
+            && let Some(refused) = self.rdns_requirement(client, addr, require.forward_confirm, address)
+        {
+            return refused;
         }
         replies::connect_ok(Reason::NoObjection)
     }

@@ -1,0 +1,323 @@
+//! Properties of the access-map lookups: they agree with a naive reference
+//! (every key of sendmail's sequence built as a `String` from a token list,
+//! looked up in a `HashMap`), with and without an `AccessIndex` in front;
+//! and nothing panics on arbitrary input.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use proptest::prelude::*;
+use smarthost_maps::{Map, SourceOptions, TextMap};
+use smarthost_routing::{
+    AccessIndex, AccessMap, AccessOptions, AccessValue, Address, Client, ClientResolve, LocalNames, Mode,
+    ParseOptions, Parts, Policy, PolicyOptions, RelayDomains, Tag, client_addr_text,
+};
+
+// ---- the naive reference ----
+
+fn is_operator(c: char) -> bool {
+    ".:%@!^/[]+".contains(c)
+}
+
+/// sendmail's tokens: each operator character alone, other runs together.
+fn tokens(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for c in text.chars() {
+        if is_operator(c) {
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            out.push(c.to_string());
+        } else {
+            word.push(c);
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// One item's keys in order, tag or not, from the bodies in order.
+fn tagged(bodies: &[String], tag: &str, untagged: bool) -> Vec<String> {
+    let mut keys = Vec::new();
+    for body in bodies {
+        keys.push(format!("{tag}{body}"));
+        if untagged {
+            keys.push(body.clone());
+        }
+    }
+    keys
+}
+
+/// LookUpDomain's keys for `host`.
+fn naive_host(host: &str, tag: &str, untagged: bool, dot: bool) -> Vec<String> {
+    let host = host.to_ascii_lowercase();
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    let mut cur = tokens(host);
+    let mut keys = Vec::new();
+    while !cur.is_empty() {
+        keys.extend(tagged(&[cur.concat()], tag, untagged));
+        let first_dot = (1..cur.len().saturating_sub(1)).find(|&i| cur[i] == ".");
+        if dot && let Some(i) = first_dot {
+            keys.extend(tagged(&[cur[i..].concat()], tag, untagged));
+        }
+        let n = cur.len();
+        if n >= 2 && cur[0] == "[" && cur[n - 1] == "]" {
+            let inner = &cur[1..n - 1];
+            let m = inner.len();
+            let cut = if m >= 3 && inner[m - 2] == "." {
+                Some(2)
+            } else if m >= 4 && inner[m - 2] == ":" && inner[m - 3] == ":" {
+                Some(3)
+            } else if m >= 3 && inner[m - 2] == ":" {
+                Some(2)
+            } else {
+                None
+            };
+            if let Some(cut) = cut {
+                let mut next = vec!["[".to_string()];
+                next.extend_from_slice(&inner[..m - cut]);
+                next.push("]".into());
+                cur = next;
+                continue;
+            }
+        }
+        match first_dot {
+            Some(i) => cur = cur[i + 1..].to_vec(),
+            None => break,
+        }
+    }
+    keys
+}
+
+/// LookUpAddress's keys for `text`.
+fn naive_addr(text: &str, tag: &str, untagged: bool) -> Vec<String> {
+    let mut cur = tokens(&text.to_ascii_lowercase());
+    let mut keys = Vec::new();
+    while !cur.is_empty() {
+        keys.extend(tagged(&[cur.concat()], tag, untagged));
+        let n = cur.len();
+        let cut = if n >= 4 && cur[n - 2] == ":" && cur[n - 3] == ":" {
+            3
+        } else if n >= 3 && (cur[n - 2] == ":" || cur[n - 2] == ".") {
+            2
+        } else {
+            break;
+        };
+        cur.truncate(n - cut);
+    }
+    keys
+}
+
+fn domain_text(address: &Address) -> Option<String> {
+    address.domain().map(|d| match d {
+        smarthost_routing::Domain::Name(name) => name.clone(),
+        smarthost_routing::Domain::Ipv4(v4) => format!("[{v4}]"),
+        smarthost_routing::Domain::Ipv6(v6) => format!("[{}]", client_addr_text(IpAddr::V6(*v6), false)),
+    })
+}
+
+/// SearchList F, U, D over an address: each item's keys.
+fn naive_address_items(address: &Address, tag: &str, untagged: bool) -> Vec<Vec<String>> {
+    let local = address.quoted_local_part().to_ascii_lowercase();
+    let plus =
+        (!address.is_quoted()).then(|| local.char_indices().skip(1).find(|&(_, c)| c == '+')).flatten();
+    let mut items = Vec::new();
+    if let Some(domain) = domain_text(address) {
+        let domain = domain.to_ascii_lowercase();
+        let mut bodies = vec![format!("{local}@{domain}")];
+        if let Some((i, _)) = plus {
+            bodies.push(format!("{}+*@{domain}", &local[..i]));
+            bodies.push(format!("{}@{domain}", &local[..i]));
+        }
+        items.push(tagged(&bodies, tag, untagged));
+    }
+    let mut bodies = vec![format!("{local}@")];
+    if let Some((i, _)) = plus {
+        bodies.push(format!("{}+*@", &local[..i]));
+        bodies.push(format!("{}@", &local[..i]));
+    }
+    items.push(tagged(&bodies, tag, untagged));
+    if let Some(domain) = domain_text(address) {
+        items.push(naive_host(&domain, tag, untagged, false));
+    }
+    items
+}
+
+/// The first key of `keys` in `map`, SKIP meaning "nothing".
+fn first_hit(map: &HashMap<String, String>, keys: &[String]) -> Option<(String, String)> {
+    let key = keys.iter().find(|k| map.contains_key(*k))?;
+    let value = map[key].clone();
+    (!value.eq_ignore_ascii_case("skip")).then(|| (key.clone(), value))
+}
+
+fn naive_search(map: &HashMap<String, String>, items: &[Vec<String>]) -> Option<(String, String)> {
+    items.iter().find_map(|keys| first_hit(map, keys))
+}
+
+// ---- the data ----
+
+const LABELS: &[&str] = &["a", "b", "ex", "com"];
+const USERS: &[&str] = &["u", "v", "u+x", "u+", "v+x+y"];
+const VALUES: &[&str] = &["OK", "RELAY", "REJECT", "SKIP", "DISCARD", "ERROR:550 no"];
+
+fn name() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(LABELS), 1..4).prop_map(|l| l.join("."))
+}
+
+fn ipv4() -> impl Strategy<Value = Ipv4Addr> {
+    (0u8..3, 0u8..3, 0u8..3, 0u8..3).prop_map(|(a, b, c, d)| Ipv4Addr::new(10 + a, b, c, d))
+}
+
+fn ipv6() -> impl Strategy<Value = Ipv6Addr> {
+    prop::collection::vec(0u16..3, 8)
+        .prop_map(|g| Ipv6Addr::new(0x2001, 0xdb8, g[2], g[3], g[4], g[5], g[6], g[7]))
+}
+
+fn ip() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![ipv4().prop_map(IpAddr::V4), ipv6().prop_map(IpAddr::V6)]
+}
+
+/// Key bodies that the searches reach: names and parents, address
+/// prefixes, bracketed literals, addresses and user parts.
+fn body() -> impl Strategy<Value = String> {
+    prop_oneof![
+        name(),
+        name().prop_map(|n| format!(".{n}")),
+        ip().prop_map(|ip| client_addr_text(ip, false)),
+        ip().prop_map(|ip| {
+            let text = client_addr_text(ip, false);
+            let cut = text.rfind(['.', ':']).unwrap_or(text.len());
+            text[..cut].to_string()
+        }),
+        ipv4().prop_map(|ip| format!("[{ip}]")),
+        ipv4().prop_map(|ip| {
+            let text = ip.to_string();
+            format!("[{}]", &text[..text.rfind('.').unwrap()])
+        }),
+        (prop::sample::select(USERS), name()).prop_map(|(u, d)| format!("{u}@{d}")),
+        prop::sample::select(USERS).prop_map(|u| format!("{u}@")),
+        prop::sample::select(&["u+*@", "v+*@ex.com", "u+*@a.ex"][..]).prop_map(str::to_string),
+    ]
+}
+
+fn entries() -> impl Strategy<Value = Vec<(String, String)>> {
+    let tag = prop::sample::select(&["", "connect:", "from:", "to:"][..]);
+    prop::collection::vec((tag, body(), prop::sample::select(VALUES)), 0..40)
+        .prop_map(|v| v.into_iter().map(|(t, b, value)| (format!("{t}{b}"), value.to_string())).collect())
+}
+
+/// The entries as a makemap source, a text map and the reference map
+/// (first entry of a key wins, as makemap keeps the first).
+fn maps(entries: &[(String, String)]) -> (TextMap, HashMap<String, String>, Vec<u8>) {
+    let mut source = Vec::new();
+    let mut reference = HashMap::new();
+    for (key, value) in entries {
+        if reference.contains_key(&key.to_ascii_lowercase()) {
+            continue;
+        }
+        source.extend_from_slice(format!("{key}\t{value}\n").as_bytes());
+        reference.insert(key.to_ascii_lowercase(), value.clone());
+    }
+    let (map, diagnostics) = TextMap::from_source(&source, &SourceOptions::default());
+    assert!(diagnostics.iter().all(|d| d.severity != smarthost_maps::Severity::Error), "{diagnostics:?}");
+    (map, reference, source)
+}
+
+fn indexed(map: TextMap, source: &[u8]) -> AccessIndex<TextMap> {
+    let parsed = smarthost_maps::Source::parse(source, &SourceOptions::default());
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> =
+        parsed.entries().iter().map(|e| (e.key.to_vec(), e.value.to_vec())).collect();
+    AccessIndex::new(map, pairs.iter().map(|(k, v)| (&k[..], &v[..])), true, AccessOptions::default())
+}
+
+fn simplify(hit: Option<smarthost_routing::AccessHit<'_>>) -> Option<(String, String)> {
+    hit.filter(|h| h.value != AccessValue::Skip).map(|h| (h.key, String::from_utf8_lossy(h.raw).into_owned()))
+}
+
+fn tag_of(n: u8) -> (Tag, &'static str) {
+    match n % 3 {
+        0 => (Tag::Connect, "connect:"),
+        1 => (Tag::From, "from:"),
+        _ => (Tag::To, "to:"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn host_lookups_match_the_naive_walk(
+        entries in entries(), host in prop_oneof![name(), ipv4().prop_map(|ip| format!("[{ip}]"))],
+        t in 0u8..3, untagged: bool, dot: bool,
+    ) {
+        let (map, reference, source) = maps(&entries);
+        let index = indexed(TextMap::from_source(&source, &SourceOptions::default()).0, &source);
+        let (tag, prefix) = tag_of(t);
+        let mode = if untagged { Mode::WithUntagged } else { Mode::TagOnly };
+        let options = AccessOptions { lookup_dot_domain: dot, ..AccessOptions::default() };
+        let expected = first_hit(&reference, &naive_host(&host, prefix, untagged, dot));
+        for map in [&map as &dyn Map, &index] {
+            let got = AccessMap::new(map, options).lookup_host(&host, tag, mode).unwrap();
+            prop_assert_eq!(simplify(got), expected.clone(), "host {}", host);
+        }
+    }
+
+    #[test]
+    fn client_lookups_match_the_naive_walk(entries in entries(), ip in ip(), t in 0u8..3, untagged: bool) {
+        let (map, reference, source) = maps(&entries);
+        let index = indexed(TextMap::from_source(&source, &SourceOptions::default()).0, &source);
+        let (tag, prefix) = tag_of(t);
+        let mode = if untagged { Mode::WithUntagged } else { Mode::TagOnly };
+        let expected = first_hit(&reference, &naive_addr(&client_addr_text(ip, false), prefix, untagged));
+        for map in [&map as &dyn Map, &index] {
+            let got = AccessMap::new(map, AccessOptions::default()).lookup_client_addr(ip, tag, mode).unwrap();
+            prop_assert_eq!(simplify(got), expected.clone(), "client {}", ip);
+        }
+    }
+
+    #[test]
+    fn address_searches_match_the_naive_search_list(
+        entries in entries(),
+        user in prop::sample::select(USERS),
+        domain in prop_oneof![name().prop_map(Some), ipv4().prop_map(|ip| Some(format!("[{ip}]"))), Just(None)],
+        t in 0u8..3, untagged: bool,
+    ) {
+        let (map, reference, source) = maps(&entries);
+        let index = indexed(TextMap::from_source(&source, &SourceOptions::default()).0, &source);
+        let text = match &domain { Some(d) => format!("{user}@{d}"), None => user.to_string() };
+        let address = Address::parse(&text, ParseOptions::default()).unwrap();
+        let (tag, prefix) = tag_of(t);
+        let mode = if untagged { Mode::WithUntagged } else { Mode::TagOnly };
+        let expected = naive_search(&reference, &naive_address_items(&address, prefix, untagged));
+        for map in [&map as &dyn Map, &index] {
+            let got = AccessMap::new(map, AccessOptions::default()).search_address(&address, tag, mode, Parts::ALL).unwrap();
+            prop_assert_eq!(simplify(got), expected.clone(), "address {}", text);
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,80}", bytes in prop::collection::vec(any::<u8>(), 0..80)) {
+        let (map, _, _) = maps(&[("connect:a.b".into(), "OK".into()), ("a@".into(), "REJECT".into())]);
+        let access = AccessMap::new(&map, AccessOptions { lookup_dot_domain: true, ..AccessOptions::default() });
+        let _ = access.lookup_host(&text, Tag::Connect, Mode::WithUntagged).unwrap();
+        let _ = access.lookup_addr_text(&text, Tag::Connect, Mode::WithUntagged).unwrap();
+        let _ = access.lookup_exact(&text, Tag::To, Mode::TagOnly).unwrap();
+        let _ = AccessValue::parse(&bytes, true).error_reply();
+        if let Ok(address) = Address::parse(&text, ParseOptions { smtputf8: true }) {
+            let _ = access.search_address(&address, Tag::From, Mode::WithUntagged, Parts::ALL).unwrap();
+        }
+        let local = LocalNames::new("mail.example.com");
+        let options = PolicyOptions { hostname: "mail.example.com".into(), ..PolicyOptions::default() };
+        let relay = RelayDomains::new();
+        let policy = Policy::new(&local, &options).relay_domains(&relay).access(access);
+        let client = Client { addr: Some("203.0.113.5".parse().unwrap()), name: Some(&text), resolve: ClientResolve::Ok, auth: None };
+        let evaluation = policy.evaluate(&client, &text, &[&text]);
+        prop_assert_eq!(evaluation.recipients.len(), 1);
+        let reply = &evaluation.recipients[0].reply;
+        prop_assert!((200..600).contains(&reply.code));
+        prop_assert!(!reply.text.contains(['\r', '\n']) || text.contains(['\r', '\n']));
+    }
+}
