@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use smarthost_maps::{Error as MapError, Map};
 
 use crate::{Address, Domain};
-use keys::{KeyBuf, first_dot, probe, strip_last};
+use keys::{AddrText, Db, KeyBuf, SMALL, first_dot, probe, strip_last};
 
 pub use index::AccessIndex;
 pub use keys::client_addr_text;
@@ -168,7 +168,7 @@ impl Parts {
 /// ```
 #[derive(Clone, Copy)]
 pub struct AccessMap<'m> {
-    map: &'m dyn Map,
+    db: Db<'m>,
     options: AccessOptions,
 }
 
@@ -181,7 +181,15 @@ impl std::fmt::Debug for AccessMap<'_> {
 impl<'m> AccessMap<'m> {
     /// Access lookups in `map` (compiled, text, or an [`AccessIndex`]).
     pub fn new(map: &'m dyn Map, options: AccessOptions) -> Self {
-        Self { map, options }
+        Self { db: Db { map, shapes: index::Shapes::ALL, folded: None }, options }
+    }
+
+    /// Access lookups through an [`AccessIndex`], which also tells which
+    /// kinds of key the map holds: a search skips the kinds it has none of
+    /// (no bracketed keys, no untagged addresses, ...), so most of a walk
+    /// costs nothing. The answers are those of [`AccessMap::new`].
+    pub fn indexed<M: Map>(index: &'m AccessIndex<M>, options: AccessOptions) -> Self {
+        Self { db: Db { map: index, shapes: index.shapes(), folded: Some(index.folded()) }, options }
     }
 
     /// The options the lookups follow.
@@ -199,8 +207,24 @@ impl<'m> AccessMap<'m> {
     /// as "nothing found").
     pub fn lookup_host(&self, host: &str, tag: Tag, mode: Mode) -> Result<Option<AccessHit<'m>>, MapError> {
         let host = host.strip_suffix('.').unwrap_or(host);
-        let mut key = KeyBuf::new(&[host.as_bytes()]);
-        self.walk_host(&mut key, tag, mode)
+        self.walk_host(&mut KeyBuf::<{ keys::LARGE }>::new(&[host.as_bytes()]), tag, mode)
+    }
+
+    /// LookUpDomain of `[address]`, the name of a client without one.
+    pub(crate) fn lookup_bracketed_addr(
+        &self,
+        addr: IpAddr,
+        tag: Tag,
+        mode: Mode,
+    ) -> Result<Option<AccessHit<'m>>, MapError> {
+        // Every key of this walk is bracketed (but for `.parent` keys):
+        // a map without bracketed keys answers nothing.
+        let untagged = mode == Mode::WithUntagged;
+        if !self.options.lookup_dot_domain && !self.db.shapes.may_hold_bracketed(tag, untagged) {
+            return Ok(None);
+        }
+        let text = AddrText::new(addr, self.options.compressed_ipv6);
+        self.walk_host(&mut KeyBuf::<SMALL>::new(&[b"[", text.as_bytes(), b"]"]), tag, mode)
     }
 
     /// LookUpDomain for an address's domain: a name as in
@@ -227,9 +251,11 @@ impl<'m> AccessMap<'m> {
         tag: Tag,
         mode: Mode,
     ) -> Result<Option<AccessHit<'m>>, MapError> {
-        let mut text = String::with_capacity(45);
-        keys::write_client_addr(&mut text, addr, self.options.compressed_ipv6);
-        self.lookup_addr_text(&text, tag, mode)
+        let mut key = match addr.to_canonical() {
+            IpAddr::V4(v4) => KeyBuf::<SMALL>::for_ipv4(v4),
+            IpAddr::V6(_) => KeyBuf::new(&[AddrText::new(addr, self.options.compressed_ipv6).as_bytes()]),
+        };
+        self.walk_addr(&mut key, tag, mode)
     }
 
     /// LookUpAddress on any text, by sendmail's token rules: remove a
@@ -240,10 +266,20 @@ impl<'m> AccessMap<'m> {
         tag: Tag,
         mode: Mode,
     ) -> Result<Option<AccessHit<'m>>, MapError> {
+        self.walk_addr(&mut KeyBuf::<{ keys::LARGE }>::new(&[text.as_bytes()]), tag, mode)
+    }
+
+    fn walk_addr<const N: usize>(
+        &self,
+        key: &mut KeyBuf<N>,
+        tag: Tag,
+        mode: Mode,
+    ) -> Result<Option<AccessHit<'m>>, MapError> {
         let untagged = mode == Mode::WithUntagged;
-        let mut key = KeyBuf::new(&[text.as_bytes()]);
+        // Every prefix of digits and dots is digits and dots.
+        let digits = key.body().iter().all(|b| b.is_ascii_digit() || *b == b'.');
         loop {
-            if let Some(hit) = probe(self.map, &mut key, tag, untagged)? {
+            if let Some(hit) = probe(&self.db, key, tag, untagged, digits)? {
                 return Ok(Some(self.hit(hit)));
             }
             match strip_last(key.body(), false) {
@@ -256,8 +292,8 @@ impl<'m> AccessMap<'m> {
     /// The exact key only, tagged then untagged (sendmail's `E`; also
     /// what `relay_hosts_only` uses instead of LookUpDomain).
     pub fn lookup_exact(&self, text: &str, tag: Tag, mode: Mode) -> Result<Option<AccessHit<'m>>, MapError> {
-        let mut key = KeyBuf::new(&[text.as_bytes()]);
-        Ok(probe(self.map, &mut key, tag, mode == Mode::WithUntagged)?.map(|hit| self.hit(hit)))
+        let mut key: KeyBuf = KeyBuf::new(&[text.as_bytes()]);
+        Ok(probe(&self.db, &mut key, tag, mode == Mode::WithUntagged, false)?.map(|hit| self.hit(hit)))
     }
 
     /// sendmail's SearchList over an address (access.md §4.3): the full
@@ -317,15 +353,15 @@ impl<'m> AccessMap<'m> {
     ) -> Result<Option<AccessHit<'m>>, MapError> {
         let untagged = mode == Mode::WithUntagged;
         let (local, domain) = (local.as_bytes(), domain.as_bytes());
-        let mut key = KeyBuf::new(&[local, b"@", domain]);
-        if let Some(hit) = probe(self.map, &mut key, tag, untagged)? {
+        let mut key: KeyBuf = KeyBuf::new(&[local, b"@", domain]);
+        if let Some(hit) = probe(&self.db, &mut key, tag, untagged, false)? {
             return Ok(Some(self.hit(hit)));
         }
         if let Some(user_end) = split {
             let user = &local[..user_end];
             for parts in [[user, b"+*@", domain], [user, b"@", domain]] {
                 key.set_body(&parts);
-                if let Some(hit) = probe(self.map, &mut key, tag, untagged)? {
+                if let Some(hit) = probe(&self.db, &mut key, tag, untagged, false)? {
                     return Ok(Some(self.hit(hit)));
                 }
             }
@@ -343,15 +379,15 @@ impl<'m> AccessMap<'m> {
     ) -> Result<Option<AccessHit<'m>>, MapError> {
         let untagged = mode == Mode::WithUntagged;
         let local = local.as_bytes();
-        let mut key = KeyBuf::new(&[local, b"@"]);
-        if let Some(hit) = probe(self.map, &mut key, tag, untagged)? {
+        let mut key: KeyBuf = KeyBuf::new(&[local, b"@"]);
+        if let Some(hit) = probe(&self.db, &mut key, tag, untagged, false)? {
             return Ok(Some(self.hit(hit)));
         }
         if let Some(user_end) = split {
             let user = &local[..user_end];
             for parts in [[user, b"+*@"], [user, b"@"]] {
                 key.set_body(&parts);
-                if let Some(hit) = probe(self.map, &mut key, tag, untagged)? {
+                if let Some(hit) = probe(&self.db, &mut key, tag, untagged, false)? {
                     return Ok(Some(self.hit(hit)));
                 }
             }
@@ -359,10 +395,15 @@ impl<'m> AccessMap<'m> {
         Ok(None)
     }
 
-    fn walk_host(&self, key: &mut KeyBuf, tag: Tag, mode: Mode) -> Result<Option<AccessHit<'m>>, MapError> {
+    fn walk_host<const N: usize>(
+        &self,
+        key: &mut KeyBuf<N>,
+        tag: Tag,
+        mode: Mode,
+    ) -> Result<Option<AccessHit<'m>>, MapError> {
         let untagged = mode == Mode::WithUntagged;
         loop {
-            if let Some(hit) = probe(self.map, key, tag, untagged)? {
+            if let Some(hit) = probe(&self.db, key, tag, untagged, false)? {
                 return Ok(Some(self.hit(hit)));
             }
             if self.options.lookup_dot_domain
@@ -370,8 +411,8 @@ impl<'m> AccessMap<'m> {
             {
                 // A key of its own: writing a tag in front of `.parent` in
                 // `key` would overwrite the label before it.
-                let mut parent = KeyBuf::new(&[&key.body()[dot..]]);
-                if let Some(hit) = probe(self.map, &mut parent, tag, untagged)? {
+                let mut parent: KeyBuf = KeyBuf::new(&[&key.body()[dot..]]);
+                if let Some(hit) = probe(&self.db, &mut parent, tag, untagged, false)? {
                     return Ok(Some(self.hit(hit)));
                 }
             }

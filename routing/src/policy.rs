@@ -26,6 +26,7 @@ mod relay_domains;
 mod replies;
 mod sender;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -362,7 +363,7 @@ pub struct PolicyReply {
     /// The enhanced status code (RFC 3463) as class, subject, detail.
     pub enhanced: (u8, u16, u16),
     /// The text after the enhanced code.
-    pub text: String,
+    pub text: Cow<'static, str>,
 }
 
 impl PolicyReply {
@@ -378,12 +379,26 @@ impl PolicyReply {
     /// ```
     pub fn new(code: u16, enhanced: (u8, u16, u16), text: &str, address: Option<&str>) -> Self {
         let text = match address {
-            Some(address) if matches!(code, 50 | 250 | 252 | 450 | 550 | 553) => {
-                format!("{address}... {text}")
-            }
+            Some(address) if has_prefix(code) => format!("{address}... {text}"),
             _ => text.to_string(),
         };
-        Self { code, enhanced, text }
+        Self { code, enhanced, text: Cow::Owned(text) }
+    }
+
+    /// [`PolicyReply::new`] for a fixed text, which is not copied when no
+    /// prefix goes in front of it.
+    pub(crate) fn fixed(
+        code: u16,
+        enhanced: (u8, u16, u16),
+        text: &'static str,
+        address: Option<&str>,
+    ) -> Self {
+        match address {
+            Some(address) if has_prefix(code) => {
+                Self { code, enhanced, text: Cow::Owned(format!("{address}... {text}")) }
+            }
+            _ => Self { code, enhanced, text: Cow::Borrowed(text) },
+        }
     }
 
     /// The enhanced status code as text, e.g. `5.7.1`.
@@ -399,6 +414,11 @@ impl fmt::Display for PolicyReply {
         let (class, subject, detail) = self.enhanced;
         write!(f, "{} {class}.{subject}.{detail} {}", self.code, self.text)
     }
+}
+
+/// Whether sendmail puts the `<address>... ` prefix on replies with `code`.
+fn has_prefix(code: u16) -> bool {
+    matches!(code, 50 | 250 | 252 | 450 | 550 | 553)
 }
 
 /// Why a check decided as it did. [`Reason::name`] is the word in log

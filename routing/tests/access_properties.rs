@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
-use smarthost_maps::{Map, SourceOptions, TextMap};
+use smarthost_maps::{SourceOptions, TextMap};
 use smarthost_routing::{
     AccessIndex, AccessMap, AccessOptions, AccessValue, Address, Client, ClientResolve, LocalNames, Mode,
     ParseOptions, Parts, Policy, PolicyOptions, RelayDomains, Tag, client_addr_text,
@@ -193,6 +193,7 @@ fn body() -> impl Strategy<Value = String> {
             text[..cut].to_string()
         }),
         ipv4().prop_map(|ip| format!("[{ip}]")),
+        ip().prop_map(|ip| format!("[{}]", client_addr_text(ip, false))),
         ipv4().prop_map(|ip| {
             let text = ip.to_string();
             format!("[{}]", &text[..text.rfind('.').unwrap()])
@@ -233,6 +234,12 @@ fn indexed(map: TextMap, source: &[u8]) -> AccessIndex<TextMap> {
     AccessIndex::new(map, pairs.iter().map(|(k, v)| (&k[..], &v[..])), true, AccessOptions::default())
 }
 
+/// The map bare, the index as a plain map, and the index with its shapes.
+fn accesses<'m>(map: &'m TextMap, index: &'m AccessIndex<TextMap>) -> [AccessMap<'m>; 3] {
+    let options = AccessOptions::default();
+    [AccessMap::new(map, options), AccessMap::new(index, options), AccessMap::indexed(index, options)]
+}
+
 fn simplify(hit: Option<smarthost_routing::AccessHit<'_>>) -> Option<(String, String)> {
     hit.filter(|h| h.value != AccessValue::Skip).map(|h| (h.key, String::from_utf8_lossy(h.raw).into_owned()))
 }
@@ -259,8 +266,8 @@ proptest! {
         let mode = if untagged { Mode::WithUntagged } else { Mode::TagOnly };
         let options = AccessOptions { lookup_dot_domain: dot, ..AccessOptions::default() };
         let expected = first_hit(&reference, &naive_host(&host, prefix, untagged, dot));
-        for map in [&map as &dyn Map, &index] {
-            let got = AccessMap::new(map, options).lookup_host(&host, tag, mode).unwrap();
+        for access in [AccessMap::new(&map, options), AccessMap::new(&index, options), AccessMap::indexed(&index, options)] {
+            let got = access.lookup_host(&host, tag, mode).unwrap();
             prop_assert_eq!(simplify(got), expected.clone(), "host {}", host);
         }
     }
@@ -272,8 +279,8 @@ proptest! {
         let (tag, prefix) = tag_of(t);
         let mode = if untagged { Mode::WithUntagged } else { Mode::TagOnly };
         let expected = first_hit(&reference, &naive_addr(&client_addr_text(ip, false), prefix, untagged));
-        for map in [&map as &dyn Map, &index] {
-            let got = AccessMap::new(map, AccessOptions::default()).lookup_client_addr(ip, tag, mode).unwrap();
+        for access in accesses(&map, &index) {
+            let got = access.lookup_client_addr(ip, tag, mode).unwrap();
             prop_assert_eq!(simplify(got), expected.clone(), "client {}", ip);
         }
     }
@@ -292,10 +299,43 @@ proptest! {
         let (tag, prefix) = tag_of(t);
         let mode = if untagged { Mode::WithUntagged } else { Mode::TagOnly };
         let expected = naive_search(&reference, &naive_address_items(&address, prefix, untagged));
-        for map in [&map as &dyn Map, &index] {
-            let got = AccessMap::new(map, AccessOptions::default()).search_address(&address, tag, mode, Parts::ALL).unwrap();
+        for access in accesses(&map, &index) {
+            let got = access.search_address(&address, tag, mode, Parts::ALL).unwrap();
             prop_assert_eq!(simplify(got), expected.clone(), "address {}", text);
         }
+    }
+
+    #[test]
+    fn policy_decisions_are_the_same_through_the_index(
+        entries in entries(), ip in ip(), named: bool, name in name(), dot: bool,
+        user in prop::sample::select(USERS), domain in name(), bracket in prop::option::of(0usize..6),
+    ) {
+        // Often a bracketed entry for the client itself, so that the walk
+        // on `[address]` finds something.
+        let mut entries = entries;
+        if let Some(cut) = bracket {
+            let text = client_addr_text(ip, false);
+            let ends: Vec<usize> = text.match_indices(['.', ':']).map(|(i, _)| i).chain([text.len()]).collect();
+            let end = ends[cut.min(ends.len() - 1)];
+            entries.insert(0, (format!("connect:[{}]", &text[..end]), "REJECT".to_string()));
+        }
+        let (map, _, source) = maps(&entries);
+        let index = indexed(TextMap::from_source(&source, &SourceOptions::default()).0, &source);
+        let local = LocalNames::new("mail.example.com");
+        let options = PolicyOptions { hostname: "mail.example.com".into(), ..PolicyOptions::default() };
+        let access_options = AccessOptions { lookup_dot_domain: dot, ..AccessOptions::default() };
+        let client = Client {
+            addr: Some(ip),
+            name: named.then_some(name.as_str()),
+            resolve: if named { ClientResolve::Ok } else { ClientResolve::Fail },
+            auth: None,
+        };
+        let sender = format!("<{user}@{domain}>");
+        let rcpt = format!("<{user}@{domain}>");
+        let decide = |access| Policy::new(&local, &options).access(access).evaluate(&client, &sender, &[&rcpt]);
+        let bare = decide(AccessMap::new(&map, access_options));
+        prop_assert_eq!(&decide(AccessMap::indexed(&index, access_options)), &bare);
+        prop_assert_eq!(&decide(AccessMap::new(&index, access_options)), &bare);
     }
 
     #[test]

@@ -49,8 +49,104 @@ const BITS_PER_KEY: usize = 16;
 pub struct AccessIndex<M> {
     inner: M,
     filter: Vec<u64>,
+    seed: u64,
     normalised: HashMap<Box<[u8]>, Box<[u8]>>,
     fold: bool,
+    shapes: Shapes,
+}
+
+/// Which kinds of key a map holds: a bit per (tag, shape of the rest).
+/// A search skips the keys of a kind the map has none of, so a map of
+/// tagged IPv4 entries costs an IPv4 client four probes, not sixteen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shapes(u64);
+
+impl Shapes {
+    /// Every kind: nothing can be skipped.
+    pub(crate) const ALL: Self = Self(u64::MAX);
+
+    fn add(&mut self, key: &[u8]) {
+        self.0 |= 1 << kind(key);
+    }
+
+    /// Whether the map may hold `key`.
+    pub(crate) fn may_hold(self, key: &[u8]) -> bool {
+        self.0 & (1 << kind(key)) != 0
+    }
+
+    /// Whether the map may hold a key of digits and dots (an IPv4 address
+    /// or prefix) with `tag`, or untagged.
+    pub(crate) fn may_hold_digits(self, tag: Option<super::Tag>) -> bool {
+        self.0 & (1 << (tag.map_or(0, tag_number) * SHAPES + DIGITS)) != 0
+    }
+
+    /// Whether the map may hold `tag:` followed by `body`: the answer of
+    /// [`Shapes::may_hold`] on the whole key, without parsing the tag again.
+    pub(crate) fn may_hold_tagged(self, tag: super::Tag, body: &[u8]) -> bool {
+        self.0 & (1 << (tag_number(tag) * SHAPES + shape(body))) != 0
+    }
+
+    /// Whether the map may hold any `tag:[...]` key, or (with `untagged`)
+    /// any `[...]` key.
+    pub(crate) fn may_hold_bracketed(self, tag: super::Tag, untagged: bool) -> bool {
+        let bit = |number: u32| self.0 & (1 << (number * SHAPES + BRACKETED)) != 0;
+        bit(tag_number(tag)) || (untagged && bit(0))
+    }
+}
+
+const SHAPES: u32 = 5;
+const BRACKETED: u32 = 0;
+const DIGITS: u32 = 3;
+
+/// The tag's number in [`kind`]: 1 to 4.
+fn tag_number(tag: super::Tag) -> u32 {
+    match tag {
+        super::Tag::Connect => 1,
+        super::Tag::From => 2,
+        super::Tag::To => 3,
+        super::Tag::Spam => 4,
+    }
+}
+
+/// The kind of a lower-case key: its tag (none, `connect:`, `from:`,
+/// `to:`, `spam:`, another) times the shape of the rest (a bracketed
+/// literal, `ipv6:...`, an address with `@`, digits and dots, a name).
+fn kind(key: &[u8]) -> u32 {
+    let tag = match key.iter().position(|&b| b == b':') {
+        Some(colon) => match &key[..colon] {
+            b"connect" => Some((1, colon)),
+            b"from" => Some((2, colon)),
+            b"to" => Some((3, colon)),
+            b"spam" => Some((4, colon)),
+            b"ipv6" => None,
+            word if !word.is_empty() && word.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') => {
+                Some((5, colon))
+            }
+            _ => None,
+        },
+        None => None,
+    };
+    match tag {
+        Some((tag, colon)) => tag * SHAPES + shape(&key[colon + 1..]),
+        None => shape(key),
+    }
+}
+
+/// The shape of a key without its tag, in one pass.
+fn shape(body: &[u8]) -> u32 {
+    match body.first() {
+        Some(b'[') => return BRACKETED,
+        Some(b'i') if body.starts_with(b"ipv6:") => return 1,
+        _ => {}
+    }
+    let mut digits_and_dots = true;
+    for &b in body {
+        if b == b'@' {
+            return 2;
+        }
+        digits_and_dots &= b.is_ascii_digit() || b == b'.';
+    }
+    if digits_and_dots { DIGITS } else { 4 }
 }
 
 impl<M: Map> AccessIndex<M> {
@@ -81,11 +177,17 @@ impl<M: Map> AccessIndex<M> {
         }
         let words = (keys.len() * BITS_PER_KEY / 64).max(1).next_power_of_two();
         let mut filter = vec![0u64; words];
+        let mut shapes = Shapes(0);
+        let seed = {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+        };
         for key in &keys {
-            let (word, mask) = slot(key, words);
+            let (word, mask) = slot(key, words, seed);
             filter[word] |= mask;
+            shapes.add(&key.to_ascii_lowercase());
         }
-        Self { inner, filter, normalised, fold: fold_case }
+        Self { inner, filter, seed, normalised, fold: fold_case, shapes }
     }
 
     /// The wrapped map.
@@ -97,8 +199,19 @@ impl<M: Map> AccessIndex<M> {
     /// filter's false positives with it).
     #[cfg(test)]
     pub(crate) fn filter_passes(&self, key: &[u8]) -> bool {
-        let (word, mask) = slot(&fold(key, self.fold), self.filter.len());
+        let (word, mask) = slot(&fold(key, self.fold), self.filter.len(), self.seed);
         self.filter[word] & mask == mask
+    }
+
+    /// The lookup for keys that are already folded, as an access search's
+    /// keys are.
+    pub(crate) fn folded(&self) -> Folded<'_> {
+        Folded { filter: &self.filter, seed: self.seed, inner: &self.inner, normalised: &self.normalised }
+    }
+
+    /// The kinds of key the map holds.
+    pub(crate) fn shapes(&self) -> Shapes {
+        self.shapes
     }
 
     /// How many keys answer under a normalised IPv6 spelling.
@@ -110,7 +223,7 @@ impl<M: Map> AccessIndex<M> {
 impl<M: Map> Map for AccessIndex<M> {
     fn lookup(&self, key: &[u8]) -> Result<Option<&[u8]>, MapError> {
         let folded = fold(key, self.fold);
-        let (word, mask) = slot(&folded, self.filter.len());
+        let (word, mask) = slot(&folded, self.filter.len(), self.seed);
         if self.filter[word] & mask != mask {
             return Ok(None);
         }
@@ -118,6 +231,30 @@ impl<M: Map> Map for AccessIndex<M> {
             return Ok(Some(value));
         }
         Ok(self.normalised.get(&*folded).map(|v| &**v))
+    }
+}
+
+/// [`AccessIndex`]'s lookup for keys that are already folded: the filter,
+/// then the map, then the normalised keys; no folding and no `dyn` call
+/// for the keys the filter turns away.
+#[derive(Clone, Copy)]
+pub(crate) struct Folded<'m> {
+    filter: &'m [u64],
+    seed: u64,
+    inner: &'m dyn Map,
+    normalised: &'m HashMap<Box<[u8]>, Box<[u8]>>,
+}
+
+impl<'m> Folded<'m> {
+    pub(crate) fn lookup(&self, key: &[u8]) -> Result<Option<&'m [u8]>, MapError> {
+        let (word, mask) = slot(key, self.filter.len(), self.seed);
+        if self.filter[word] & mask != mask {
+            return Ok(None);
+        }
+        if let Some(value) = self.inner.lookup(key)? {
+            return Ok(Some(value));
+        }
+        Ok(self.normalised.get(key).map(|v| &**v))
     }
 }
 
@@ -130,14 +267,38 @@ fn fold(key: &[u8], fold: bool) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// The filter word of `key` and the four bits it sets there.
-fn slot(key: &[u8], words: usize) -> (usize, u64) {
-    let h = xxhash_rust::xxh3::xxh3_64(key);
+fn slot(key: &[u8], words: usize, seed: u64) -> (usize, u64) {
+    let h = filter_hash(key, seed);
     let word = (h as usize) & (words - 1);
     let mask = (1u64 << ((h >> 40) & 63))
         | (1u64 << ((h >> 46) & 63))
         | (1u64 << ((h >> 52) & 63))
         | (1u64 << ((h >> 58) & 63));
     (word, mask)
+}
+
+/// A fast keyed hash for the filter: a multiply-rotate round per eight
+/// bytes and MurmurHash3's finaliser. Keys are short (20 bytes or so);
+/// the seed is random per index, and keys chosen to collide could only
+/// make the filter pass more keys on to the map, never hide one.
+fn filter_hash(key: &[u8], seed: u64) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = seed ^ (key.len() as u64).wrapping_mul(K);
+    let mut chunks = key.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of eight bytes"));
+        h = (h ^ word).wrapping_mul(K).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let word = rest.iter().rev().fold(0u64, |w, &b| (w << 8) | u64::from(b));
+        h = (h ^ word).wrapping_mul(K).rotate_left(29);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// The spelling the search uses for an IPv6 key written another way, or

@@ -9,17 +9,20 @@
 //! a token at a time. [`strip_last`] and [`first_dot`] are those rules on
 //! bytes.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use smarthost_maps::{Error as MapError, Map};
 
 use super::Tag;
+use super::index::{Folded, Shapes};
 
 /// Room before the body for the longest tag (`connect:`).
 const TAG_ROOM: usize = 8;
-/// Bodies up to this length live on the stack; longer ones on the heap.
-const INLINE: usize = 440;
+/// The usual buffer: bodies up to 440 bytes (any address) on the stack,
+/// longer ones on the heap.
+pub(crate) const LARGE: usize = TAG_ROOM + 440;
+/// A buffer for a client address: `IPv6:` and eight groups fit.
+pub(crate) const SMALL: usize = TAG_ROOM + 56;
 
 /// sendmail's default operator characters (`OperatorChars`, `.:%@!^/[]+`):
 /// each is a token of its own.
@@ -28,30 +31,32 @@ pub(crate) fn is_operator(b: u8) -> bool {
 }
 
 /// A key under construction: `[tag room][body]`, body lower-cased.
-pub(crate) struct KeyBuf {
-    storage: Storage,
+pub(crate) struct KeyBuf<const N: usize = LARGE> {
+    storage: Storage<N>,
     /// Where the current body starts (the tag goes just before it).
     start: usize,
     /// Where the current body ends.
     end: usize,
+    /// The tag now written in front of `start`, if any.
+    written: Option<(Tag, usize)>,
 }
 
 #[expect(clippy::large_enum_variant, reason = "the inline buffer is the point: a key walk allocates nothing")]
-enum Storage {
-    Inline([u8; TAG_ROOM + INLINE]),
+enum Storage<const N: usize> {
+    Inline([u8; N]),
     Heap(Vec<u8>),
 }
 
-impl KeyBuf {
+impl<const N: usize> KeyBuf<N> {
     /// A buffer holding `parts` concatenated and lower-cased as the body.
     pub(crate) fn new(parts: &[&[u8]]) -> Self {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        let storage = if len <= INLINE {
-            Storage::Inline([0; TAG_ROOM + INLINE])
+        let storage = if TAG_ROOM + len <= N {
+            Storage::Inline([0; N])
         } else {
             Storage::Heap(vec![0; TAG_ROOM + len])
         };
-        let mut key = Self { storage, start: TAG_ROOM, end: TAG_ROOM };
+        let mut key = Self { storage, start: TAG_ROOM, end: TAG_ROOM, written: None };
         key.set_body(parts);
         key
     }
@@ -61,7 +66,7 @@ impl KeyBuf {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let needed = TAG_ROOM + len;
         match &mut self.storage {
-            Storage::Inline(_) if needed > TAG_ROOM + INLINE => self.storage = Storage::Heap(vec![0; needed]),
+            Storage::Inline(_) if needed > N => self.storage = Storage::Heap(vec![0; needed]),
             Storage::Heap(vec) if vec.len() < needed => vec.resize(needed, 0),
             _ => {}
         }
@@ -75,6 +80,7 @@ impl KeyBuf {
         }
         self.start = TAG_ROOM;
         self.end = at;
+        self.written = None;
     }
 
     fn bytes(&self) -> &[u8] {
@@ -102,7 +108,10 @@ impl KeyBuf {
             Some(tag) => {
                 let prefix = tag.key_prefix().as_bytes();
                 let at = self.start - prefix.len();
-                self.bytes_mut()[at..at + prefix.len()].copy_from_slice(prefix);
+                if self.written != Some((tag, self.start)) {
+                    self.bytes_mut()[at..at + prefix.len()].copy_from_slice(prefix);
+                    self.written = Some((tag, self.start));
+                }
                 at
             }
             None => self.start,
@@ -127,25 +136,82 @@ impl KeyBuf {
         let end = self.end;
         self.bytes_mut()[end - 1] = b;
     }
+
+    /// The body as `192.0.2.1`, written in place (IPv4 client addresses
+    /// are the hot path of the connection check).
+    pub(crate) fn for_ipv4(v4: std::net::Ipv4Addr) -> Self {
+        let mut key = Self::new(&[]);
+        let mut at = TAG_ROOM;
+        let bytes = key.bytes_mut();
+        for (n, octet) in v4.octets().into_iter().enumerate() {
+            if n > 0 {
+                bytes[at] = b'.';
+                at += 1;
+            }
+            if octet >= 100 {
+                bytes[at] = b'0' + octet / 100;
+                at += 1;
+            }
+            if octet >= 10 {
+                bytes[at] = b'0' + octet / 10 % 10;
+                at += 1;
+            }
+            bytes[at] = b'0' + octet % 10;
+            at += 1;
+        }
+        key.end = at;
+        key
+    }
 }
 
 /// The key that was found, and its value.
 pub(crate) type Found<'m> = (Vec<u8>, &'m [u8]);
 
-/// One lookup: the key with its tag, then (in `+` mode) without.
-pub(crate) fn probe<'m>(
-    map: &'m dyn Map,
-    key: &mut KeyBuf,
+/// The map a search reads, and which kinds of key it can hold.
+#[derive(Clone, Copy)]
+pub(crate) struct Db<'m> {
+    pub(crate) map: &'m dyn Map,
+    pub(crate) shapes: Shapes,
+    /// An index's own lookup for folded keys, when the map is one.
+    pub(crate) folded: Option<Folded<'m>>,
+}
+
+impl<'m> Db<'m> {
+    fn lookup(&self, key: &[u8]) -> Result<Option<&'m [u8]>, MapError> {
+        match &self.folded {
+            Some(folded) => folded.lookup(key),
+            None => self.map.lookup(key),
+        }
+    }
+}
+
+/// One lookup: the key with its tag, then (in `+` mode) without; a kind
+/// of key the map holds none of is not looked up. `digits` says that the
+/// body is all digits and dots (an IPv4 walk), which spares working out
+/// its kind again.
+pub(crate) fn probe<'m, const N: usize>(
+    db: &Db<'m>,
+    key: &mut KeyBuf<N>,
     tag: Tag,
     untagged: bool,
+    digits: bool,
 ) -> Result<Option<Found<'m>>, MapError> {
-    let tagged = key.key(Some(tag));
-    if let Some(value) = map.lookup(tagged)? {
-        return Ok(Some((tagged.to_vec(), value)));
+    let (tagged_held, plain_held) = if digits {
+        (db.shapes.may_hold_digits(Some(tag)), untagged && db.shapes.may_hold_digits(None))
+    } else {
+        (db.shapes.may_hold_tagged(tag, key.body()), untagged)
+    };
+    if tagged_held {
+        let tagged = key.key(Some(tag));
+        if let Some(value) = db.lookup(tagged)? {
+            return Ok(Some((tagged.to_vec(), value)));
+        }
     }
-    if untagged {
+    if plain_held {
         let plain = key.key(None);
-        if let Some(value) = map.lookup(plain)? {
+        if (digits || db.shapes.may_hold(plain))
+            && let Some(value) = db.lookup(plain)?
+        {
             return Ok(Some((plain.to_vec(), value)));
         }
     }
@@ -202,21 +268,66 @@ pub(crate) fn first_dot(s: &[u8]) -> Option<usize> {
 /// without leading zeros for IPv6, or the compressed (`inet_ntop`) form
 /// when `compressed` (sendmail's UseCompressedIPv6Addresses).
 pub fn client_addr_text(addr: IpAddr, compressed: bool) -> String {
-    let mut out = String::with_capacity(45);
-    write_client_addr(&mut out, addr, compressed);
-    out
+    AddrText::new(addr, compressed).as_str().to_string()
 }
 
-pub(crate) fn write_client_addr(out: &mut String, addr: IpAddr, compressed: bool) {
+/// A client address written on the stack (at most `IPv6:` and 39 characters).
+pub(crate) struct AddrText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl AddrText {
+    pub(crate) fn new(addr: IpAddr, compressed: bool) -> Self {
+        let mut text = Self { buf: [0; 64], len: 0 };
+        write_client_addr(&mut text, addr, compressed);
+        text
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for AddrText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for &b in s.as_bytes() {
+            *self.buf.get_mut(self.len).ok_or(std::fmt::Error)? = b;
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn write_client_addr(out: &mut impl std::fmt::Write, addr: IpAddr, compressed: bool) {
     match addr.to_canonical() {
         IpAddr::V4(v4) => {
-            let _ = write!(out, "{v4}");
+            // By hand: the Display of Ipv4Addr pads, and cost more than
+            // the rest of an access walk.
+            const DIGITS: &str = "0123456789";
+            for (n, octet) in v4.octets().into_iter().enumerate() {
+                if n > 0 {
+                    let _ = out.write_str(".");
+                }
+                let octet = usize::from(octet);
+                if octet >= 100 {
+                    let _ = out.write_str(&DIGITS[octet / 100..=octet / 100]);
+                }
+                if octet >= 10 {
+                    let _ = out.write_str(&DIGITS[octet / 10 % 10..=octet / 10 % 10]);
+                }
+                let _ = out.write_str(&DIGITS[octet % 10..=octet % 10]);
+            }
         }
         IpAddr::V6(v6) if compressed => {
             let _ = write!(out, "IPv6:{v6}");
         }
         IpAddr::V6(v6) => {
-            out.push_str("IPv6");
+            let _ = out.write_str("IPv6");
             for group in v6.segments() {
                 let _ = write!(out, ":{group:x}");
             }
@@ -275,7 +386,7 @@ mod tests {
 
     #[test]
     fn a_key_carries_its_tag_in_front() {
-        let mut key = KeyBuf::new(&[b"A.B", b".Example"]);
+        let mut key: KeyBuf = KeyBuf::new(&[b"A.B", b".Example"]);
         assert_eq!(key.key(Some(Tag::Connect)), b"connect:a.b.example");
         assert_eq!(key.key(None), b"a.b.example");
         key.drop_front(2);
@@ -283,7 +394,7 @@ mod tests {
         key.truncate(1);
         assert_eq!(key.key(Some(Tag::From)), b"from:b");
         let long = vec![b'X'; 1000];
-        let mut key = KeyBuf::new(&[&long]);
+        let mut key: KeyBuf<SMALL> = KeyBuf::new(&[&long]);
         assert_eq!(key.key(Some(Tag::Connect)).len(), 1008);
     }
 }

@@ -130,3 +130,25 @@ fn lints_name_what_sendmail_would_do() {
     assert!(text[6].contains("deprecated"), "{}", text[6]);
     assert!(text[7].contains("553 5.3.0 RELAY # our lan"), "{}", text[7]);
 }
+
+#[test]
+fn a_client_without_a_name_is_searched_as_a_bracketed_literal() {
+    let source = "Connect:[10.1.2] REJECT\nConnect:10.9 RELAY\n";
+    let map = text_map(source);
+    let parsed = smarthost_maps::Source::parse(source.as_bytes(), &SourceOptions::default());
+    let pairs = parsed.entries().iter().map(|e| (&e.key[..], &e.value[..]));
+    let index = AccessIndex::new(text_map(source), pairs, true, AccessOptions::default());
+    for access in
+        [AccessMap::new(&map, AccessOptions::default()), AccessMap::indexed(&index, AccessOptions::default())]
+    {
+        let addr = "10.1.2.3".parse().unwrap();
+        let hit = access.lookup_bracketed_addr(addr, Tag::Connect, Mode::WithUntagged).unwrap().unwrap();
+        assert_eq!(hit.key, "connect:[10.1.2]");
+        assert!(
+            access
+                .lookup_bracketed_addr("10.9.0.1".parse().unwrap(), Tag::Connect, Mode::WithUntagged)
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -16,11 +16,10 @@ impl Policy<'_> {
             return replies::connect_ok(Reason::LocalSubmission);
         };
         if let Some(access) = self.access {
-            let name = client.name_or_literal(self.compressed_ipv6()).unwrap_or_default();
-            let by_name = if name.is_empty() {
-                Ok(None)
-            } else {
-                access.lookup_host(&name, Tag::Connect, Mode::WithUntagged)
+            let by_name = match client.name {
+                Some("") => Ok(None),
+                Some(name) => access.lookup_host(name, Tag::Connect, Mode::WithUntagged),
+                None => access.lookup_bracketed_addr(addr, Tag::Connect, Mode::WithUntagged),
             };
             let found = by_name.and_then(|hit| match hit {
                 Some(hit) if !hit.is_skip() => Ok(Some(hit)),

@@ -35,7 +35,7 @@ const CONNECT_OK: Text = Text(220, (2, 0, 0), "Ok");
 
 impl Text {
     pub(crate) fn reply(&self, address: Option<&str>) -> PolicyReply {
-        PolicyReply::new(self.0, self.1, self.2, address)
+        PolicyReply::fixed(self.0, self.1, self.2, address)
     }
 }
 
