@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use criterion::{Bencher, Criterion};
-use smarthost_maps::{CompiledMap, Map, MapBuilder, Source, SourceOptions};
+use smarthost_maps::{CompiledMap, MapBuilder, Source, SourceOptions};
 use smarthost_routing::{
     AccessIndex, AccessMap, AccessOptions, Client, ClientResolve, LocalNames, Mode, Policy, PolicyOptions,
     Tag,

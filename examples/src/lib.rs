@@ -3,6 +3,7 @@
 pub mod authinfo;
 pub mod makemap;
 pub mod map;
+pub mod policy;
 pub mod queue;
 pub mod route;
 

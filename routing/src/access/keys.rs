@@ -41,7 +41,8 @@ pub(crate) struct KeyBuf<const N: usize = LARGE> {
     written: Option<(Tag, usize)>,
 }
 
-#[expect(clippy::large_enum_variant, reason = "the inline buffer is the point: a key walk allocates nothing")]
+/// The inline buffer is the point (a key walk allocates nothing); only
+/// a body longer than any address goes to the heap.
 enum Storage<const N: usize> {
     Inline([u8; N]),
     Heap(Vec<u8>),
