@@ -689,6 +689,11 @@ impl<'a> Policy<'a> {
     /// The connection check (check_relay, access.md §5): `Connect:` entries
     /// for the client's name, then its address; then the reverse-DNS
     /// requirement. Under delay_checks it accepts and runs at RCPT.
+    ///
+    /// A refusal is for the session to present: sendmail greets as usual
+    /// and answers every later command but QUIT, HELO, EHLO, NOOP and RSET
+    /// with it (a 421 closes at once); the spec's \[REC\] answers the
+    /// greeting with `554 5.7.1` and then accepts only QUIT.
     pub fn check_connect(&self, client: &Client<'_>) -> Checked {
         if self.options.delay_checks != DelayChecks::Off {
             return replies::connect_ok(Reason::Delayed);
