@@ -30,9 +30,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::{
-    AccessMap, AccessOptions, AddressError, ForwardPath, LocalNames, ParseOptions, Parsed, ReversePath,
-};
+use crate::{AccessMap, AccessOptions, ForwardPath, LocalNames, ParseOptions, Parsed, ReversePath};
 
 pub use rdns::{ClientIdentity, ClientResolve, identify_client};
 pub use relay_domains::{RelayDomains, RelayDomainsError};
@@ -788,11 +786,6 @@ fn utf8() -> ParseOptions {
 fn bracketed(text: &str) -> String {
     let text = text.trim();
     if text.starts_with('<') { text.to_string() } else { format!("<{text}>") }
-}
-
-/// A parse error as sendmail's reply to the path.
-pub(crate) fn is_second_at(error: &AddressError) -> bool {
-    matches!(error, AddressError::InvalidDomainChar { ch: '@', .. })
 }
 
 #[cfg(test)]

@@ -164,16 +164,22 @@ impl<M: Map> AccessIndex<M> {
         let mut keys = Vec::new();
         let mut normalised = HashMap::new();
         for (key, value) in entries {
-            let key = key.strip_suffix(b"\0").unwrap_or(key);
+            // A plain CDB file may store keys with a trailing NUL, which its
+            // lookups find without it (sendmail's rule): the filter takes
+            // both forms, so it hides neither.
+            let bare = key.strip_suffix(b"\0");
+            if let Some(bare) = bare {
+                keys.push(fold(bare, fold_case).into_owned());
+            }
             let value = value.strip_suffix(b"\0").unwrap_or(value);
-            let key = fold(key, fold_case).into_owned();
             if options.normalise_ipv6_keys
-                && let Some(canonical) = normalise_ipv6_key(&key, options.compressed_ipv6)
+                && let Some(canonical) =
+                    normalise_ipv6_key(&fold(bare.unwrap_or(key), fold_case), options.compressed_ipv6)
             {
                 keys.push(canonical.clone());
                 normalised.entry(canonical.into_boxed_slice()).or_insert_with(|| value.into());
             }
-            keys.push(key);
+            keys.push(fold(key, fold_case).into_owned());
         }
         let words = (keys.len() * BITS_PER_KEY / 64).max(1).next_power_of_two();
         let mut filter = vec![0u64; words];

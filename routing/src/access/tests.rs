@@ -152,3 +152,18 @@ fn a_client_without_a_name_is_searched_as_a_bracketed_literal() {
         );
     }
 }
+
+#[test]
+fn the_index_finds_keys_stored_with_a_nul_either_way() {
+    struct Nul;
+    impl Map for Nul {
+        fn lookup(&self, key: &[u8]) -> Result<Option<&[u8]>, smarthost_maps::Error> {
+            Ok(matches!(key, b"connect:10.1" | b"connect:10.1\0" | b"\0").then_some(&b"RELAY"[..]))
+        }
+    }
+    let entries: [(&[u8], &[u8]); 2] = [(b"connect:10.1\0", b"RELAY\0"), (b"\0", b"RELAY")];
+    let index = AccessIndex::new(Nul, entries, true, AccessOptions::default());
+    for key in [&b"connect:10.1"[..], b"connect:10.1\0", b"\0"] {
+        assert_eq!(index.lookup(key).unwrap(), Some(&b"RELAY"[..]), "{key:?}");
+    }
+}

@@ -169,7 +169,7 @@ fn bad_path(stage: Stage, given: &str, error: &AddressError) -> Checked {
     let shown = given.trim();
     let shown = if shown.starts_with('<') { shown.to_string() } else { format!("<{shown}>") };
     let address = Some(shown.as_str());
-    if super::is_second_at(error) {
+    if is_second_at(error) {
         return refuse(stage, &INVALID_ROUTE, address, Reason::InvalidRoute);
     }
     if matches!(error, AddressError::NullForwardPath | AddressError::EmptyLocalPart) {
@@ -182,4 +182,10 @@ fn bad_path(stage: Stage, given: &str, error: &AddressError) -> Checked {
         PolicyReply::new(501, enhanced, &format!("Syntax error in mailbox address: {error}"), address)
     };
     refusal(stage, reply, Reason::BadAddress(error.to_string()))
+}
+
+/// Whether the parser stopped at a second `@` outside quotes (`a@b@c`),
+/// which sendmail's Parse0 answers with `553 5.1.3 Invalid route address`.
+fn is_second_at(error: &AddressError) -> bool {
+    matches!(error, AddressError::InvalidDomainChar { ch: '@', .. })
 }

@@ -3,7 +3,7 @@ use std::net::IpAddr;
 use smarthost_maps::{Error as MapError, IoAction, Map, SourceOptions, TextMap};
 
 use super::*;
-use crate::{AccessOptions, Address, ZoneResolver};
+use crate::{AccessOptions, Address, AddressError, ZoneResolver};
 
 /// A map that cannot be read: every lookup is a temporary failure.
 struct Broken;
