@@ -315,10 +315,10 @@ impl<'m> AccessMap<'m> {
             && let Some(domain) = domain
         {
             let domain = self.domain_text(domain);
-            found = self.lookup_full(&local, split, &domain, tag, mode)?;
+            found = self.lookup_local(&local, split, &domain, tag, mode)?;
         }
         if found.as_ref().is_none_or(AccessHit::is_skip) && (parts.user || domain.is_none()) {
-            found = self.lookup_user(&local, split, tag, mode)?;
+            found = self.lookup_local(&local, split, "", tag, mode)?;
         }
         if found.as_ref().is_none_or(AccessHit::is_skip)
             && parts.domain
@@ -341,9 +341,10 @@ impl<'m> AccessMap<'m> {
         }
     }
 
-    /// `F`: `local@domain`, then with a `+detail`, `user+*@domain` and
-    /// `user@domain`.
-    fn lookup_full(
+    /// `F` (`domain` given): `local@domain`, then with a `+detail`,
+    /// `user+*@domain` and `user@domain`; `U` (no domain): `local@`,
+    /// `user+*@`, `user@`.
+    fn lookup_local(
         &self,
         local: &str,
         split: Option<usize>,
@@ -360,32 +361,6 @@ impl<'m> AccessMap<'m> {
         if let Some(user_end) = split {
             let user = &local[..user_end];
             for parts in [[user, b"+*@", domain], [user, b"@", domain]] {
-                key.set_body(&parts);
-                if let Some(hit) = probe(&self.db, &mut key, tag, untagged, false)? {
-                    return Ok(Some(self.hit(hit)));
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// `U`: `local@`, then with a `+detail`, `user+*@` and `user@`.
-    fn lookup_user(
-        &self,
-        local: &str,
-        split: Option<usize>,
-        tag: Tag,
-        mode: Mode,
-    ) -> Result<Option<AccessHit<'m>>, MapError> {
-        let untagged = mode == Mode::WithUntagged;
-        let local = local.as_bytes();
-        let mut key: KeyBuf = KeyBuf::new(&[local, b"@"]);
-        if let Some(hit) = probe(&self.db, &mut key, tag, untagged, false)? {
-            return Ok(Some(self.hit(hit)));
-        }
-        if let Some(user_end) = split {
-            let user = &local[..user_end];
-            for parts in [[user, b"+*@"], [user, b"@"]] {
                 key.set_body(&parts);
                 if let Some(hit) = probe(&self.db, &mut key, tag, untagged, false)? {
                     return Ok(Some(self.hit(hit)));

@@ -13,149 +13,8 @@ use smarthost_routing::{
     ParseOptions, Parts, Policy, PolicyOptions, RelayDomains, Tag, client_addr_text,
 };
 
-// ---- the naive reference ----
-
-fn is_operator(c: char) -> bool {
-    ".:%@!^/[]+".contains(c)
-}
-
-/// sendmail's tokens: each operator character alone, other runs together.
-fn tokens(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut word = String::new();
-    for c in text.chars() {
-        if is_operator(c) {
-            if !word.is_empty() {
-                out.push(std::mem::take(&mut word));
-            }
-            out.push(c.to_string());
-        } else {
-            word.push(c);
-        }
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
-}
-
-/// One item's keys in order, tag or not, from the bodies in order.
-fn tagged(bodies: &[String], tag: &str, untagged: bool) -> Vec<String> {
-    let mut keys = Vec::new();
-    for body in bodies {
-        keys.push(format!("{tag}{body}"));
-        if untagged {
-            keys.push(body.clone());
-        }
-    }
-    keys
-}
-
-/// LookUpDomain's keys for `host`.
-fn naive_host(host: &str, tag: &str, untagged: bool, dot: bool) -> Vec<String> {
-    let host = host.to_ascii_lowercase();
-    let host = host.strip_suffix('.').unwrap_or(&host);
-    let mut cur = tokens(host);
-    let mut keys = Vec::new();
-    while !cur.is_empty() {
-        keys.extend(tagged(&[cur.concat()], tag, untagged));
-        let first_dot = (1..cur.len().saturating_sub(1)).find(|&i| cur[i] == ".");
-        if dot && let Some(i) = first_dot {
-            keys.extend(tagged(&[cur[i..].concat()], tag, untagged));
-        }
-        let n = cur.len();
-        if n >= 2 && cur[0] == "[" && cur[n - 1] == "]" {
-            let inner = &cur[1..n - 1];
-            let m = inner.len();
-            let cut = if m >= 3 && inner[m - 2] == "." {
-                Some(2)
-            } else if m >= 4 && inner[m - 2] == ":" && inner[m - 3] == ":" {
-                Some(3)
-            } else if m >= 3 && inner[m - 2] == ":" {
-                Some(2)
-            } else {
-                None
-            };
-            if let Some(cut) = cut {
-                let mut next = vec!["[".to_string()];
-                next.extend_from_slice(&inner[..m - cut]);
-                next.push("]".into());
-                cur = next;
-                continue;
-            }
-        }
-        match first_dot {
-            Some(i) => cur = cur[i + 1..].to_vec(),
-            None => break,
-        }
-    }
-    keys
-}
-
-/// LookUpAddress's keys for `text`.
-fn naive_addr(text: &str, tag: &str, untagged: bool) -> Vec<String> {
-    let mut cur = tokens(&text.to_ascii_lowercase());
-    let mut keys = Vec::new();
-    while !cur.is_empty() {
-        keys.extend(tagged(&[cur.concat()], tag, untagged));
-        let n = cur.len();
-        let cut = if n >= 4 && cur[n - 2] == ":" && cur[n - 3] == ":" {
-            3
-        } else if n >= 3 && (cur[n - 2] == ":" || cur[n - 2] == ".") {
-            2
-        } else {
-            break;
-        };
-        cur.truncate(n - cut);
-    }
-    keys
-}
-
-fn domain_text(address: &Address) -> Option<String> {
-    address.domain().map(|d| match d {
-        smarthost_routing::Domain::Name(name) => name.clone(),
-        smarthost_routing::Domain::Ipv4(v4) => format!("[{v4}]"),
-        smarthost_routing::Domain::Ipv6(v6) => format!("[{}]", client_addr_text(IpAddr::V6(*v6), false)),
-    })
-}
-
-/// SearchList F, U, D over an address: each item's keys.
-fn naive_address_items(address: &Address, tag: &str, untagged: bool) -> Vec<Vec<String>> {
-    let local = address.quoted_local_part().to_ascii_lowercase();
-    let plus =
-        (!address.is_quoted()).then(|| local.char_indices().skip(1).find(|&(_, c)| c == '+')).flatten();
-    let mut items = Vec::new();
-    if let Some(domain) = domain_text(address) {
-        let domain = domain.to_ascii_lowercase();
-        let mut bodies = vec![format!("{local}@{domain}")];
-        if let Some((i, _)) = plus {
-            bodies.push(format!("{}+*@{domain}", &local[..i]));
-            bodies.push(format!("{}@{domain}", &local[..i]));
-        }
-        items.push(tagged(&bodies, tag, untagged));
-    }
-    let mut bodies = vec![format!("{local}@")];
-    if let Some((i, _)) = plus {
-        bodies.push(format!("{}+*@", &local[..i]));
-        bodies.push(format!("{}@", &local[..i]));
-    }
-    items.push(tagged(&bodies, tag, untagged));
-    if let Some(domain) = domain_text(address) {
-        items.push(naive_host(&domain, tag, untagged, false));
-    }
-    items
-}
-
-/// The first key of `keys` in `map`, SKIP meaning "nothing".
-fn first_hit(map: &HashMap<String, String>, keys: &[String]) -> Option<(String, String)> {
-    let key = keys.iter().find(|k| map.contains_key(*k))?;
-    let value = map[key].clone();
-    (!value.eq_ignore_ascii_case("skip")).then(|| (key.clone(), value))
-}
-
-fn naive_search(map: &HashMap<String, String>, items: &[Vec<String>]) -> Option<(String, String)> {
-    items.iter().find_map(|keys| first_hit(map, keys))
-}
+#[path = "support/access_reference.rs"]
+mod reference;
 
 // ---- the data ----
 
@@ -240,8 +99,13 @@ fn accesses<'m>(map: &'m TextMap, index: &'m AccessIndex<TextMap>) -> [AccessMap
     [AccessMap::new(map, options), AccessMap::new(index, options), AccessMap::indexed(index, options)]
 }
 
-fn simplify(hit: Option<smarthost_routing::AccessHit<'_>>) -> Option<(String, String)> {
-    hit.filter(|h| h.value != AccessValue::Skip).map(|h| (h.key, String::from_utf8_lossy(h.raw).into_owned()))
+fn simplify(hit: Option<smarthost_routing::AccessHit<'_>>) -> Option<(String, Vec<u8>)> {
+    hit.filter(|h| h.value != AccessValue::Skip).map(|h| (h.key, h.raw.to_vec()))
+}
+
+/// The reference map as the reference's lookup.
+fn lookup(map: &HashMap<String, String>) -> impl Fn(&str) -> Option<Vec<u8>> + '_ {
+    |key| map.get(key).map(|v| v.as_bytes().to_vec())
 }
 
 fn tag_of(n: u8) -> (Tag, &'static str) {
@@ -265,7 +129,7 @@ proptest! {
         let (tag, prefix) = tag_of(t);
         let mode = if untagged { Mode::WithUntagged } else { Mode::TagOnly };
         let options = AccessOptions { lookup_dot_domain: dot, ..AccessOptions::default() };
-        let expected = first_hit(&reference, &naive_host(&host, prefix, untagged, dot));
+        let expected = reference::first_hit(lookup(&reference), &reference::host_keys(&host, prefix, untagged, dot));
         for access in [AccessMap::new(&map, options), AccessMap::new(&index, options), AccessMap::indexed(&index, options)] {
             let got = access.lookup_host(&host, tag, mode).unwrap();
             prop_assert_eq!(simplify(got), expected.clone(), "host {}", host);
@@ -278,7 +142,7 @@ proptest! {
         let index = indexed(TextMap::from_source(&source, &SourceOptions::default()).0, &source);
         let (tag, prefix) = tag_of(t);
         let mode = if untagged { Mode::WithUntagged } else { Mode::TagOnly };
-        let expected = first_hit(&reference, &naive_addr(&client_addr_text(ip, false), prefix, untagged));
+        let expected = reference::first_hit(lookup(&reference), &reference::addr_keys(&client_addr_text(ip, false), prefix, untagged));
         for access in accesses(&map, &index) {
             let got = access.lookup_client_addr(ip, tag, mode).unwrap();
             prop_assert_eq!(simplify(got), expected.clone(), "client {}", ip);
@@ -298,7 +162,7 @@ proptest! {
         let address = Address::parse(&text, ParseOptions::default()).unwrap();
         let (tag, prefix) = tag_of(t);
         let mode = if untagged { Mode::WithUntagged } else { Mode::TagOnly };
-        let expected = naive_search(&reference, &naive_address_items(&address, prefix, untagged));
+        let expected = reference::search(lookup(&reference), &reference::address_items(&address, prefix, untagged, false));
         for access in accesses(&map, &index) {
             let got = access.search_address(&address, tag, mode, Parts::ALL).unwrap();
             prop_assert_eq!(simplify(got), expected.clone(), "address {}", text);

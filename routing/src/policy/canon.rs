@@ -36,38 +36,24 @@ impl Canon {
         Self { local: address.local_part().to_string(), domain: address.domain().cloned() }
     }
 
-    /// As an [`Address`], for access lookups (quoting the local part again
-    /// where it needs it).
+    /// As an [`Address`], for access lookups. The local part is written
+    /// quoted, which the parser reads back to the same decoded local part
+    /// (and drops the quotes where they are not needed).
     pub(crate) fn to_address(&self) -> Option<Address> {
-        let text = match &self.domain {
-            Some(domain) => format!("{}@{domain}", quote(&self.local)),
-            None => quote(&self.local),
-        };
-        Address::parse(&text, ParseOptions { smtputf8: true }).ok()
-    }
-}
-
-fn quote(local: &str) -> String {
-    let bare = !local.is_empty()
-        && local.split('.').all(|atom| {
-            !atom.is_empty()
-                && atom
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || !c.is_ascii() || "!#$%&'*+-/=?^_`{|}~".contains(c))
-        });
-    if bare {
-        local.to_string()
-    } else {
-        let mut out = String::with_capacity(local.len() + 2);
-        out.push('"');
-        for c in local.chars() {
+        let mut text = String::with_capacity(self.local.len() + 3);
+        text.push('"');
+        for c in self.local.chars() {
             if c == '"' || c == '\\' {
-                out.push('\\');
+                text.push('\\');
             }
-            out.push(c);
+            text.push(c);
         }
-        out.push('"');
-        out
+        text.push('"');
+        if let Some(domain) = &self.domain {
+            text.push('@');
+            text.push_str(&domain.to_string());
+        }
+        Address::parse(&text, ParseOptions { smtputf8: true }).ok()
     }
 }
 
