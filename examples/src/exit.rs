@@ -21,7 +21,11 @@ pub(crate) enum Sysexit {
     CantCreat = 73,
     /// `EX_IOERR`: reading or writing failed part-way.
     IoErr = 74,
-    /// `EX_CONFIG`: the configuration file is wrong.
+    /// `EX_TEMPFAIL`: `smarthost policy` deferred something.
+    TempFail = 75,
+    /// `EX_NOPERM`: `smarthost policy` rejected something.
+    NoPerm = 77,
+    /// `EX_CONFIG`: a configuration file says something wrong.
     Config = 78,
 }
 

@@ -5,6 +5,7 @@ pub mod config;
 pub mod makemap;
 pub mod map;
 pub mod newaliases;
+pub mod policy;
 pub mod queue;
 pub mod rewrite;
 pub mod route;

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod access;
 mod address;
 mod aliases;
 mod dns;
@@ -11,6 +12,7 @@ mod local;
 mod mailer;
 mod mailertable;
 mod masquerade;
+mod policy;
 mod redirect;
 mod resolution;
 mod rhs;
@@ -18,6 +20,10 @@ mod route;
 mod sender_by_recipient;
 mod virtuser;
 
+pub use access::{
+    AccessHit, AccessIndex, AccessLint, AccessMap, AccessOptions, AccessValue, Mode, Parts, Tag, ValueReply,
+    client_addr_text, lint_access,
+};
 pub use address::{
     Address, AddressError, Domain, ForwardPath, MAX_ADDRESS, MAX_DOMAIN, MAX_LOCAL_PART, MAX_PATH,
     ParseOptions, Parsed, RelayTrick, ReversePath,
@@ -45,6 +51,11 @@ pub use mailer::{AuthPolicy, Mailer, MailerKind, Mailers, TlsPolicy, UnknownPoli
 pub use mailertable::{Mailertable, MailertableOptions, Probe, RouteCache, TableError, TableMatch};
 pub use masquerade::{
     AddressKind, Feature, MailerRules, Masquerade, Reason, RewriteError, Rewriter, Rewritten, UnknownFeature,
+};
+pub use policy::{
+    Authenticated, Checked, Client, ClientIdentity, ClientResolve, DelayChecks, Evaluation, Mail, Policy,
+    PolicyOptions, PolicyReason, PolicyReply, RelayDomains, RelayDomainsError, RelayMailFrom, RequireRdns,
+    RoutingChar, SenderDomain, Stage, Verdict, identify_client,
 };
 pub use redirect::{REDIRECT_LABEL, redirect_reply, redirect_target};
 pub use resolution::{

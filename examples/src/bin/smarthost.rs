@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use smarthost::config;
+use smarthost::policy;
 use smarthost::queue::{self, Action, Format};
 use smarthost::{authinfo, makemap, map, newaliases, rewrite, route};
 
@@ -43,6 +44,10 @@ enum Command {
     /// never printed.
     #[command(subcommand)]
     Authinfo(AuthinfoCommand),
+    /// Show what the relay would answer a client, its sender and each
+    /// recipient, and why (sendmail's check_relay, check_mail, check_rcpt):
+    /// the access map, local names, relay domains, trusted AUTH, reverse DNS.
+    Policy(PolicyArgs),
     /// Show how each address is rewritten on its way out (masquerading,
     /// genericstable) as envelope sender, header sender, envelope recipient
     /// and header recipient, like sendmail -bt's /tryflags and /try; or
@@ -56,6 +61,66 @@ enum Command {
     /// ok, 78 wrong, 66 unreadable), or show it with every default.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+/// `smarthost policy`'s flags; lists add to `--config`, single values override it.
+#[derive(Debug, clap::Args)]
+struct PolicyArgs {
+    /// The relay's TOML configuration file (hostname, local_host_names,
+    /// local_host_names_file, relay_domains, relay_domains_file,
+    /// [maps] access, [policy] require_rdns, trust_auth_mechs, features).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The access map: a compiled map, a text source, or a source whose .db exists.
+    #[arg(long, value_name = "FILE")]
+    access: Option<PathBuf>,
+    /// A relay domain (RELAY_DOMAIN): a domain and its sub-domains, or an
+    /// address prefix such as 10.1 or IPv6:2001:db8:1; repeatable.
+    #[arg(long = "relay-domain", value_name = "DOM")]
+    relay_domains: Vec<String>,
+    /// Another name (or [address] literal) of this host; repeatable.
+    #[arg(long = "local-host-name", value_name = "NAME")]
+    local_host_names: Vec<String>,
+    /// This host's canonical name (sendmail's $j); default: the configuration's,
+    /// else the system's host name.
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+    /// The client's IP address: 192.0.2.1, 2001:db8::1 or IPv6:2001:db8::1.
+    #[arg(long, value_name = "IP", allow_hyphen_values = true)]
+    client_addr: String,
+    /// The client's name from reverse DNS; without it the client has none.
+    #[arg(long, value_name = "NAME")]
+    client_name: Option<String>,
+    /// How the name resolved (sendmail's {client_resolve}): ok, fail (no
+    /// PTR), forged (PTR does not resolve back), temp (DNS failed for now);
+    /// default ok with --client-name, fail without.
+    #[arg(long, value_name = "STATUS")]
+    client_resolve: Option<smarthost_routing::ClientResolve>,
+    /// The user the client authenticated as (SMTP AUTH).
+    #[arg(long, value_name = "USER")]
+    auth: Option<String>,
+    /// The SASL mechanism of --auth (default PLAIN); relaying needs it in
+    /// trust_auth_mechs (TRUST_AUTH_MECH).
+    #[arg(long, value_name = "MECH", requires = "auth")]
+    auth_mech: Option<String>,
+    /// The envelope sender (MAIL FROM); default the null sender <>.
+    #[arg(long, value_name = "ADDR", allow_hyphen_values = true)]
+    from: Option<String>,
+    /// A recipient (RCPT TO); repeatable.
+    #[arg(long, value_name = "ADDR", allow_hyphen_values = true)]
+    to: Vec<String>,
+    /// A sendmail feature by name: delay_checks[=friend|hater],
+    /// blocklist_recipients, relay_entire_domain, relay_hosts_only,
+    /// relay_local_from, relay_mail_from[=domain], relaytofulladdress,
+    /// loose_relay_check, nopercenthack[=reject], nouucp[=reject],
+    /// accept_unqualified_senders, accept_unresolvable_domains,
+    /// lookupdotdomain, compressed_ipv6, access_db=sendmail; repeatable.
+    #[arg(long = "feature", value_name = "NAME")]
+    features: Vec<String>,
+    /// text (the reply and why, per step), tsv (recipient, verdict, code,
+    /// enhanced code, text) or json.
+    #[arg(long, value_enum, default_value_t)]
+    format: policy::Format,
 }
 
 /// `smarthost rewrite`'s flags; those given override `--config`.
@@ -366,6 +431,7 @@ fn main() -> ExitCode {
         Command::Queue(command) => queue_command(command),
         Command::Route(args) => route::run(&route_settings(*args)),
         Command::Rewrite(args) => rewrite::run(&rewrite_settings(*args)),
+        Command::Policy(args) => policy::run(&policy_settings(args)),
         Command::Newaliases(args) => newaliases::run(
             "smarthost newaliases",
             &newaliases::Settings { config: args.config, file: args.file },
@@ -447,5 +513,24 @@ fn rewrite_settings(args: RewriteArgs) -> rewrite::Settings {
         mail_from: args.mail_from,
         rcpt_to: args.rcpt_to,
         addresses: args.addresses,
+    }
+}
+
+fn policy_settings(args: PolicyArgs) -> policy::Settings {
+    policy::Settings {
+        config: args.config,
+        access: args.access,
+        relay_domains: args.relay_domains,
+        local_host_names: args.local_host_names,
+        hostname: args.hostname,
+        client_addr: args.client_addr,
+        client_name: args.client_name,
+        client_resolve: args.client_resolve,
+        auth: args.auth,
+        auth_mech: args.auth_mech,
+        from: args.from,
+        to: args.to,
+        features: args.features,
+        format: args.format,
     }
 }
