@@ -13,3 +13,4 @@ pub mod route;
 mod exit;
 mod json;
 mod records;
+mod toml_keys;

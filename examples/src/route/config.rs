@@ -28,11 +28,12 @@
 //! dangerous_accept_invalid_certs = false
 //! ```
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use smarthost_routing::{AuthPolicy, Mailer, MailerKind, Mailers, TlsPolicy};
 use toml::{Table, Value};
+
+use crate::toml_keys::Reader;
 
 /// What the configuration file says about routing; `None` where it is silent.
 #[derive(Debug, Default)]
@@ -66,10 +67,7 @@ struct MailerSettings {
 impl Config {
     /// Reads `path`; a message naming the file and the key when it cannot.
     pub(crate) fn load(path: &Path) -> Result<Self, String> {
-        let text = fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        let table: Table = text.parse().map_err(|e| format!("{}: not valid TOML: {e}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new(""));
-        Reader { path, base }.config(&table)
+        config(&Reader::new(path), &crate::toml_keys::read(path)?)
     }
 
     /// Applies the `[mailers.NAME]` tables over `mailers`; a name that is not
@@ -104,118 +102,63 @@ impl Config {
     }
 }
 
-/// Reads typed values out of the parsed file, naming the key on error.
-struct Reader<'p> {
-    path: &'p Path,
-    base: &'p Path,
+fn config(r: &Reader<'_>, table: &Table) -> Result<Config, String> {
+    let mut config = Config {
+        hostname: r.string(table, "", "hostname")?,
+        local_host_names: r.strings(table, "", "local_host_names")?,
+        local_host_names_file: r.file(table, "", "local_host_names_file")?,
+        relay_domains: r.strings(table, "", "relay_domains")?.unwrap_or_default(),
+        virtuser_domains: r.strings(table, "", "virtuser_domains")?.unwrap_or_default(),
+        virtuser_domain_file: r.string(table, "", "virtuser_domain_file")?.map(|f| r.base.join(f)),
+        ..Config::default()
+    };
+    if let Some(maps) = r.table(table, "", "maps")? {
+        config.mailertable = r.string(maps, "maps.", "mailertable")?.map(|f| r.base.join(f));
+        config.virtusertable = r.string(maps, "maps.", "virtusertable")?.map(|f| r.base.join(f));
+        config.aliases = r.string(maps, "maps.", "aliases")?.map(|f| r.base.join(f));
+        config.access = r.string(maps, "maps.", "access")?.map(|f| r.base.join(f));
+    }
+    if let Some(routing) = r.table(table, "", "routing")? {
+        config.smart_host = r.string(routing, "routing.", "smart_host")?;
+        config.relay_mailer = r.string(routing, "routing.", "relay_mailer")?;
+        config.features = r.strings(routing, "routing.", "features")?.unwrap_or_default();
+    }
+    if let Some(mailers) = r.table(table, "", "mailers")? {
+        for name in mailers.keys() {
+            let prefix = format!("mailers.{name}.");
+            let settings = r.table(mailers, "mailers.", name)?.expect("the key exists");
+            config.mailers.push(mailer(r, name, settings, &prefix)?);
+        }
+    }
+    Ok(config)
 }
 
-impl Reader<'_> {
-    fn config(&self, table: &Table) -> Result<Config, String> {
-        let mut config = Config {
-            hostname: self.string(table, "", "hostname")?,
-            local_host_names: self.strings(table, "", "local_host_names")?,
-            local_host_names_file: self
-                .string(table, "", "local_host_names_file")?
-                .map(|f| self.base.join(f)),
-            relay_domains: self.strings(table, "", "relay_domains")?.unwrap_or_default(),
-            virtuser_domains: self.strings(table, "", "virtuser_domains")?.unwrap_or_default(),
-            virtuser_domain_file: self.string(table, "", "virtuser_domain_file")?.map(|f| self.base.join(f)),
-            ..Config::default()
-        };
-        if let Some(maps) = self.table(table, "", "maps")? {
-            config.mailertable = self.string(maps, "maps.", "mailertable")?.map(|f| self.base.join(f));
-            config.virtusertable = self.string(maps, "maps.", "virtusertable")?.map(|f| self.base.join(f));
-            config.aliases = self.string(maps, "maps.", "aliases")?.map(|f| self.base.join(f));
-            config.access = self.string(maps, "maps.", "access")?.map(|f| self.base.join(f));
+fn mailer(r: &Reader<'_>, name: &str, table: &Table, prefix: &str) -> Result<MailerSettings, String> {
+    let port = match table.get("port") {
+        None => None,
+        Some(Value::Integer(port)) => Some(
+            u16::try_from(*port)
+                .ok()
+                .filter(|port| *port > 0)
+                .ok_or_else(|| r.bad(prefix, "port", "a port between 1 and 65535", port))?,
+        ),
+        Some(other) => return Err(r.wrong_type(prefix, "port", "an integer", other)),
+    };
+    let policy_error = |key: &str, e: String| format!("{}: key `{prefix}{key}`: {e}", r.path.display());
+    let tls = r.string(table, prefix, "tls")?.map(|t| t.parse::<TlsPolicy>()).transpose();
+    let auth = r.string(table, prefix, "auth")?.map(|a| a.parse::<AuthPolicy>()).transpose();
+    let dangerous = match table.get("dangerous_accept_invalid_certs") {
+        None => None,
+        Some(Value::Boolean(b)) => Some(*b),
+        Some(other) => {
+            return Err(r.wrong_type(prefix, "dangerous_accept_invalid_certs", "true or false", other));
         }
-        if let Some(routing) = self.table(table, "", "routing")? {
-            config.smart_host = self.string(routing, "routing.", "smart_host")?;
-            config.relay_mailer = self.string(routing, "routing.", "relay_mailer")?;
-            config.features = self.strings(routing, "routing.", "features")?.unwrap_or_default();
-        }
-        if let Some(mailers) = self.table(table, "", "mailers")? {
-            for name in mailers.keys() {
-                let prefix = format!("mailers.{name}.");
-                let mailer = self.table(mailers, "mailers.", name)?.expect("the key exists");
-                config.mailers.push(self.mailer(name, mailer, &prefix)?);
-            }
-        }
-        Ok(config)
-    }
-
-    fn mailer(&self, name: &str, table: &Table, prefix: &str) -> Result<MailerSettings, String> {
-        let port = match table.get("port") {
-            None => None,
-            Some(Value::Integer(port)) => Some(
-                u16::try_from(*port)
-                    .ok()
-                    .filter(|port| *port > 0)
-                    .ok_or_else(|| self.bad(prefix, "port", "a port between 1 and 65535", port))?,
-            ),
-            Some(other) => return Err(self.wrong_type(prefix, "port", "an integer", other)),
-        };
-        let policy_error =
-            |key: &str, e: String| format!("{}: key `{prefix}{key}`: {e}", self.path.display());
-        let tls = self.string(table, prefix, "tls")?.map(|t| t.parse::<TlsPolicy>()).transpose();
-        let auth = self.string(table, prefix, "auth")?.map(|a| a.parse::<AuthPolicy>()).transpose();
-        let dangerous = match table.get("dangerous_accept_invalid_certs") {
-            None => None,
-            Some(Value::Boolean(b)) => Some(*b),
-            Some(other) => {
-                return Err(self.wrong_type(
-                    prefix,
-                    "dangerous_accept_invalid_certs",
-                    "true or false",
-                    other,
-                ));
-            }
-        };
-        Ok(MailerSettings {
-            name: name.to_string(),
-            port,
-            tls: tls.map_err(|e| policy_error("tls", e.to_string()))?,
-            auth: auth.map_err(|e| policy_error("auth", e.to_string()))?,
-            dangerous_accept_invalid_certs: dangerous,
-        })
-    }
-
-    fn string(&self, table: &Table, prefix: &str, key: &str) -> Result<Option<String>, String> {
-        match table.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(self.wrong_type(prefix, key, "a string", other)),
-        }
-    }
-
-    fn strings(&self, table: &Table, prefix: &str, key: &str) -> Result<Option<Vec<String>>, String> {
-        match table.get(key) {
-            None => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| match item {
-                    Value::String(s) => Ok(s.clone()),
-                    other => Err(self.wrong_type(prefix, key, "an array of strings", other)),
-                })
-                .collect::<Result<_, _>>()
-                .map(Some),
-            Some(other) => Err(self.wrong_type(prefix, key, "an array of strings", other)),
-        }
-    }
-
-    fn table<'t>(&self, table: &'t Table, prefix: &str, key: &str) -> Result<Option<&'t Table>, String> {
-        match table.get(key) {
-            None => Ok(None),
-            Some(Value::Table(t)) => Ok(Some(t)),
-            Some(other) => Err(self.wrong_type(prefix, key, "a table", other)),
-        }
-    }
-
-    fn wrong_type(&self, prefix: &str, key: &str, expected: &str, found: &Value) -> String {
-        format!("{}: key `{prefix}{key}` must be {expected}, not {}", self.path.display(), found.type_str())
-    }
-
-    fn bad(&self, prefix: &str, key: &str, expected: &str, found: impl std::fmt::Display) -> String {
-        format!("{}: key `{prefix}{key}` must be {expected}, not {found}", self.path.display())
-    }
+    };
+    Ok(MailerSettings {
+        name: name.to_string(),
+        port,
+        tls: tls.map_err(|e| policy_error("tls", e.to_string()))?,
+        auth: auth.map_err(|e| policy_error("auth", e.to_string()))?,
+        dangerous_accept_invalid_certs: dangerous,
+    })
 }
