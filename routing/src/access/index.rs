@@ -55,48 +55,57 @@ pub struct AccessIndex<M> {
     shapes: Shapes,
 }
 
-/// Which kinds of key a map holds: a bit per (tag, shape of the rest).
-/// A search skips the keys of a kind the map has none of, so a map of
-/// tagged IPv4 entries costs an IPv4 client four probes, not sixteen.
+/// Which kinds of key a map holds: a bit per (tag, shape of the rest),
+/// where names and IPv4 prefixes also count their dots (up to three). A
+/// search skips the keys of a kind the map has none of, so a map of tagged
+/// full addresses and `/24` prefixes costs an IPv4 client two filter
+/// probes, not sixteen map lookups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Shapes(u64);
+pub(crate) struct Shapes(u128);
 
 impl Shapes {
     /// Every kind: nothing can be skipped.
-    pub(crate) const ALL: Self = Self(u64::MAX);
+    pub(crate) const ALL: Self = Self(u128::MAX);
 
     fn add(&mut self, key: &[u8]) {
         self.0 |= 1 << kind(key);
     }
 
-    /// Whether the map may hold `key`.
-    pub(crate) fn may_hold(self, key: &[u8]) -> bool {
-        self.0 & (1 << kind(key)) != 0
+    fn has(self, kind: u32) -> bool {
+        self.0 & (1 << kind) != 0
     }
 
-    /// Whether the map may hold a key of digits and dots (an IPv4 address
-    /// or prefix) with `tag`, or untagged.
-    pub(crate) fn may_hold_digits(self, tag: Option<super::Tag>) -> bool {
-        self.0 & (1 << (tag.map_or(0, tag_number) * SHAPES + DIGITS)) != 0
+    /// Whether the map may hold a key of digits and `dots` dots (an IPv4
+    /// address or prefix) with `tag`, or untagged.
+    pub(crate) fn may_hold_digits(self, tag: Option<super::Tag>, dots: usize) -> bool {
+        self.has(tag.map_or(0, tag_number) * SHAPES + DIGITS + dots.min(3) as u32)
     }
 
-    /// Whether the map may hold `tag:` followed by `body`: the answer of
-    /// [`Shapes::may_hold`] on the whole key, without parsing the tag again.
-    pub(crate) fn may_hold_tagged(self, tag: super::Tag, body: &[u8]) -> bool {
-        self.0 & (1 << (tag_number(tag) * SHAPES + shape(body))) != 0
+    /// Whether the map may hold `tag:` followed by `body`, and `body`
+    /// alone: the answers of [`Shapes::may_hold`] on both keys, from one
+    /// pass over `body` unless it has a colon.
+    pub(crate) fn may_hold_both(self, tag: super::Tag, body: &[u8]) -> (bool, bool) {
+        let (shape, colon) = shape_and_colon(body);
+        let plain = if colon { kind(body) } else { shape };
+        (self.has(tag_number(tag) * SHAPES + shape), self.has(plain))
     }
 
     /// Whether the map may hold any `tag:[...]` key, or (with `untagged`)
     /// any `[...]` key.
     pub(crate) fn may_hold_bracketed(self, tag: super::Tag, untagged: bool) -> bool {
-        let bit = |number: u32| self.0 & (1 << (number * SHAPES + BRACKETED)) != 0;
-        bit(tag_number(tag)) || (untagged && bit(0))
+        self.has(tag_number(tag) * SHAPES + BRACKETED) || (untagged && self.has(BRACKETED))
     }
 }
 
-const SHAPES: u32 = 5;
+/// Shapes: a bracketed literal, `ipv6:...`, an address (with `@`), a name
+/// of one to four or more labels, digits and dots with none to three or
+/// more dots.
+const SHAPES: u32 = 11;
 const BRACKETED: u32 = 0;
-const DIGITS: u32 = 3;
+const IPV6: u32 = 1;
+const ADDRESS: u32 = 2;
+const NAME: u32 = 3;
+const DIGITS: u32 = 7;
 
 /// The tag's number in [`kind`]: 1 to 4.
 fn tag_number(tag: super::Tag) -> u32 {
@@ -109,8 +118,7 @@ fn tag_number(tag: super::Tag) -> u32 {
 }
 
 /// The kind of a lower-case key: its tag (none, `connect:`, `from:`,
-/// `to:`, `spam:`, another) times the shape of the rest (a bracketed
-/// literal, `ipv6:...`, an address with `@`, digits and dots, a name).
+/// `to:`, `spam:`, another) times the shape of the rest.
 fn kind(key: &[u8]) -> u32 {
     let tag = match key.iter().position(|&b| b == b':') {
         Some(colon) => match &key[..colon] {
@@ -132,21 +140,31 @@ fn kind(key: &[u8]) -> u32 {
     }
 }
 
-/// The shape of a key without its tag, in one pass.
+/// The shape of a key without its tag.
 fn shape(body: &[u8]) -> u32 {
+    shape_and_colon(body).0
+}
+
+/// The shape of a key without its tag, and whether it holds a colon (so
+/// that, standing alone, its start may read as a tag), in one pass.
+fn shape_and_colon(body: &[u8]) -> (u32, bool) {
     match body.first() {
-        Some(b'[') => return BRACKETED,
-        Some(b'i') if body.starts_with(b"ipv6:") => return 1,
+        Some(b'[') => return (BRACKETED, body.contains(&b':')),
+        Some(b'i') if body.starts_with(b"ipv6:") => return (IPV6, true),
         _ => {}
     }
     let mut digits_and_dots = true;
+    let mut dots = 0u32;
+    let mut colon = false;
     for &b in body {
         if b == b'@' {
-            return 2;
+            return (ADDRESS, colon || body.contains(&b':'));
         }
+        dots += u32::from(b == b'.');
+        colon |= b == b':';
         digits_and_dots &= b.is_ascii_digit() || b == b'.';
     }
-    if digits_and_dots { DIGITS } else { 4 }
+    (if digits_and_dots { DIGITS + dots.min(3) } else { NAME + dots.min(3) }, colon)
 }
 
 impl<M: Map> AccessIndex<M> {

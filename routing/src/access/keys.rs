@@ -197,10 +197,15 @@ pub(crate) fn probe<'m, const N: usize>(
     untagged: bool,
     digits: bool,
 ) -> Result<Option<Found<'m>>, MapError> {
+    // One pass over the body gives the kind of both keys (the untagged
+    // key's own `word:` prefix, if it has one, is read as a tag, as the
+    // index read it).
     let (tagged_held, plain_held) = if digits {
-        (db.shapes.may_hold_digits(Some(tag)), untagged && db.shapes.may_hold_digits(None))
+        let dots = key.body().iter().filter(|&&b| b == b'.').count();
+        (db.shapes.may_hold_digits(Some(tag), dots), untagged && db.shapes.may_hold_digits(None, dots))
     } else {
-        (db.shapes.may_hold_tagged(tag, key.body()), untagged)
+        let (tagged, plain) = db.shapes.may_hold_both(tag, key.body());
+        (tagged, untagged && plain)
     };
     if tagged_held {
         let tagged = key.key(Some(tag));
@@ -210,9 +215,7 @@ pub(crate) fn probe<'m, const N: usize>(
     }
     if plain_held {
         let plain = key.key(None);
-        if (digits || db.shapes.may_hold(plain))
-            && let Some(value) = db.lookup(plain)?
-        {
+        if let Some(value) = db.lookup(plain)? {
             return Ok(Some((plain.to_vec(), value)));
         }
     }
