@@ -20,6 +20,7 @@ use smarthost_authinfo::{
 use smarthost_maps::{Map, MapGeneration, Severity, Source, SourceOptions, open_map};
 
 use crate::exit::{Status, finish};
+use crate::host::system_hostname;
 use crate::records::reader_went_away;
 
 /// What every output shows instead of a password.
@@ -299,14 +300,6 @@ fn is_authinfo_key(key: &[u8]) -> bool {
     [AUTHINFO_TAG, AUTHINFO_FROM_TAG]
         .iter()
         .any(|tag| key.len() >= tag.len() && key[..tag.len()].eq_ignore_ascii_case(tag.as_bytes()))
-}
-
-/// This machine's name, as the kernel has it.
-fn system_hostname() -> Result<String, String> {
-    const FILE: &str = "/proc/sys/kernel/hostname";
-    let name = fs::read_to_string(FILE)
-        .map_err(|e| format!("{FILE}: cannot read the host name: {e}; give --hostname"))?;
-    Ok(name.trim().to_string())
 }
 
 /// The outcome of printing: done, or a write error (a closed pipe is not one).

@@ -11,6 +11,7 @@ pub mod rewrite;
 pub mod route;
 
 mod exit;
+mod host;
 mod json;
 mod records;
 mod toml_keys;

@@ -27,12 +27,12 @@ use std::process::ExitCode;
 
 use smarthost_maps::{MapGeneration, Source, SourceOptions};
 use smarthost_routing::{
-    AccessIndex, AccessMap, AccessOptions, Authenticated, Checked, Client, ClientResolve, Domain, Evaluation,
-    LocalNames, ParseOptions, Policy, PolicyOptions, RelayDomains, Stage, Verdict, client_addr_text,
-    lint_access,
+    AccessIndex, AccessMap, AccessOptions, Authenticated, Checked, Client, ClientResolve, Evaluation,
+    LocalNames, Policy, PolicyOptions, RelayDomains, Stage, Verdict, client_addr_text, lint_access,
 };
 
 use crate::exit::{Failure, Sysexit};
+use crate::host::system_hostname;
 use crate::json::{json_option, json_string};
 use crate::records::reader_went_away;
 use config::Config;
@@ -156,11 +156,11 @@ impl Setup {
         };
         let hostname = match settings.hostname.clone().or(config.hostname.clone()) {
             Some(name) => name,
-            None => system_hostname()?,
+            None => system_hostname().map_err(|e| Failure::new(Sysexit::NoInput, e))?,
         };
         let mut local = LocalNames::new(&hostname);
         for name in config.local_host_names.iter().chain(&settings.local_host_names) {
-            add_local_name(&mut local, name);
+            local.add(name);
         }
         if let Some(file) = &config.local_host_names_file {
             local.load_file(file).map_err(|e| Failure::new(Sysexit::NoInput, e))?;
@@ -229,24 +229,6 @@ fn open_access(file: &Path, options: AccessOptions) -> Result<AccessIndex<MapGen
     }
     let fold = map.compiled().is_none_or(|c| c.is_case_folded());
     Ok(AccessIndex::new(map, pairs(), fold, options))
-}
-
-/// This machine's name, as the kernel has it.
-fn system_hostname() -> Result<String, Failure> {
-    const FILE: &str = "/proc/sys/kernel/hostname";
-    let name = fs::read_to_string(FILE).map_err(|e| {
-        Failure::new(Sysexit::NoInput, format!("{FILE}: cannot read the host name: {e}; give --hostname"))
-    })?;
-    Ok(name.trim().to_string())
-}
-
-/// A name, or an address literal such as `[192.0.2.1]`.
-fn add_local_name(local: &mut LocalNames, name: &str) {
-    match Domain::parse(name, ParseOptions::default()) {
-        Ok(Domain::Ipv4(addr)) => local.add_address(addr.into()),
-        Ok(Domain::Ipv6(addr)) => local.add_address(addr.into()),
-        _ => local.add_name(name),
-    }
 }
 
 /// The client and the envelope, from the flags.

@@ -23,10 +23,11 @@ use std::process::ExitCode;
 
 use smarthost_maps::MapGeneration;
 use smarthost_routing::{
-    Address, AddressKind, Domain, ForwardPath, HeaderRewrite, LocalNames, MailerRules, Masquerade,
-    ParseOptions, Reason, ReversePath, RewriteError, Rewriter, SenderByRecipient, SenderIdentity,
+    Address, AddressKind, ForwardPath, HeaderRewrite, LocalNames, MailerRules, Masquerade, ParseOptions,
+    Reason, ReversePath, RewriteError, Rewriter, SenderByRecipient, SenderIdentity,
 };
 
+use crate::host::system_hostname;
 use crate::json::{json_option, json_string};
 use crate::records::reader_went_away;
 use config::{AlwaysAddDomain, Config};
@@ -153,7 +154,7 @@ impl Setup {
         };
         let mut local = LocalNames::new(&hostname);
         for name in flags_or(&settings.local_host_names, &config.local_host_names) {
-            add_local_name(&mut local, name);
+            local.add(name);
         }
         if let Some(file) = settings.local_host_names_file.as_ref().or(config.local_host_names_file.as_ref())
         {
@@ -398,23 +399,6 @@ fn parse_recipient(text: &str) -> Result<Address, String> {
         }
         ForwardPath::Address(address) => address,
     })
-}
-
-/// This machine's name, as the kernel has it.
-fn system_hostname() -> Result<String, String> {
-    const FILE: &str = "/proc/sys/kernel/hostname";
-    let name = fs::read_to_string(FILE)
-        .map_err(|e| format!("{FILE}: cannot read the host name: {e}; give --hostname"))?;
-    Ok(name.trim().to_string())
-}
-
-/// A name, or an address literal such as `[192.0.2.1]`.
-fn add_local_name(local: &mut LocalNames, name: &str) {
-    match Domain::parse(name, ParseOptions::default()) {
-        Ok(Domain::Ipv4(addr)) => local.add_address(addr.into()),
-        Ok(Domain::Ipv6(addr)) => local.add_address(addr.into()),
-        _ => local.add_name(name),
-    }
 }
 
 /// One kind's answer for one address, or the error that stopped it.

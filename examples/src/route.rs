@@ -23,12 +23,13 @@ use std::process::ExitCode;
 
 use smarthost_maps::{MapGeneration, Source, SourceOptions};
 use smarthost_routing::{
-    Address, AddressError, Decision, DnsError, Domain, HickoryResolver, Host, LocalNames, Mailer, Mailers,
+    Address, AddressError, Decision, DnsError, HickoryResolver, Host, LocalNames, Mailer, Mailers,
     Mailertable, MailertableOptions, Mx, NextHop, ParseOptions, Probe, RecipientResolver, Resolution,
     ResolveError, Resolver, RhsOptions, Route, RouteCache, RouteFailure, Router, SmartHost, TableError, Via,
     ZoneResolver, lint_mailertable, random_seed, resolve_next_hops,
 };
 
+use crate::host::system_hostname;
 use crate::json::{json_option, json_string};
 use crate::records::reader_went_away;
 use config::Config;
@@ -276,7 +277,7 @@ impl Setup {
             _ => Vec::new(),
         };
         for name in &names {
-            add_local_name(&mut local, name);
+            local.add(name);
         }
         if let Some(file) = settings.local_host_names_file.as_ref().or(config.local_host_names_file.as_ref())
         {
@@ -330,23 +331,6 @@ impl Setup {
             router = router.smart_host(smart_host);
         }
         router
-    }
-}
-
-/// This machine's name, as the kernel has it.
-fn system_hostname() -> Result<String, String> {
-    const FILE: &str = "/proc/sys/kernel/hostname";
-    let name = fs::read_to_string(FILE)
-        .map_err(|e| format!("{FILE}: cannot read the host name: {e}; give --hostname"))?;
-    Ok(name.trim().to_string())
-}
-
-/// A name, or an address literal such as `[192.0.2.1]`.
-fn add_local_name(local: &mut LocalNames, name: &str) {
-    match Domain::parse(name, ParseOptions::default()) {
-        Ok(Domain::Ipv4(addr)) => local.add_address(addr.into()),
-        Ok(Domain::Ipv6(addr)) => local.add_address(addr.into()),
-        _ => local.add_name(name),
     }
 }
 

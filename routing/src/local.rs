@@ -53,6 +53,16 @@ impl LocalNames {
         }
     }
 
+    /// Adds a name, or the address of a literal such as `[192.0.2.1]` or
+    /// `[IPv6:2001:db8::1]`, as an operator writes either on a command line.
+    pub fn add(&mut self, name_or_literal: &str) {
+        match crate::Domain::parse(name_or_literal, crate::ParseOptions::default()) {
+            Ok(crate::Domain::Ipv4(addr)) => self.add_address(addr.into()),
+            Ok(crate::Domain::Ipv6(addr)) => self.add_address(addr.into()),
+            _ => self.add_name(name_or_literal),
+        }
+    }
+
     /// Adds an address, as the literal `[192.0.2.1]` or `[IPv6:...]` names it.
     pub fn add_address(&mut self, addr: IpAddr) {
         self.addrs.insert(addr);
@@ -116,6 +126,18 @@ fn normalise(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn add_takes_names_and_address_literals() {
+        let mut local = LocalNames::new("mail.example.net");
+        local.add("Example.NET");
+        local.add("[192.0.2.1]");
+        local.add("[IPv6:2001:db8::1]");
+        assert!(local.contains_name("example.net"));
+        assert!(local.contains_addr("192.0.2.1".parse().unwrap()));
+        assert!(local.contains_addr("2001:db8::1".parse().unwrap()));
+        assert!(!local.contains_name("[192.0.2.1]"));
+    }
+
     use super::*;
 
     #[test]
