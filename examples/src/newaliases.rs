@@ -26,6 +26,7 @@ use smarthost_routing::{
 };
 
 use crate::exit::{Failure, Sysexit};
+use crate::host::system_hostname;
 use crate::route::config::Config;
 
 /// Where sendmail keeps the aliases by default (`O AliasFile`).
@@ -103,13 +104,12 @@ fn compile(program: &str, settings: &Settings) -> Result<Sysexit, Failure> {
 fn local_names(config: &Config) -> Result<LocalNames, Failure> {
     let hostname = match &config.hostname {
         Some(name) => name.clone(),
-        None => {
-            fs::read_to_string("/proc/sys/kernel/hostname").map(|n| n.trim().to_string()).unwrap_or_default()
-        }
+        // An unknown name only narrows class w; the aliases still compile.
+        None => system_hostname().unwrap_or_default(),
     };
     let mut local = LocalNames::new(&hostname);
     for name in config.local_host_names.iter().flatten() {
-        local.add_name(name);
+        local.add(name);
     }
     if let Some(file) = &config.local_host_names_file {
         local.load_file(file).map_err(|e| Failure::new(Sysexit::NoInput, e))?;
