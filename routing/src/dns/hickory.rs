@@ -72,6 +72,21 @@ impl HickoryResolver {
         Ok(HickoryResolver { inner })
     }
 
+    /// The PTR names of `addr` (for the reverse-DNS requirement; feed the
+    /// answer to [`identify_client`](crate::identify_client)).
+    pub async fn ptr(&self, addr: IpAddr) -> Result<Vec<String>, DnsError> {
+        let name = Name::from(addr);
+        let lookup = self.inner.lookup(name, RecordType::PTR).await.map_err(map_error)?;
+        Ok(lookup
+            .answers()
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::PTR(ptr) => Some(ptr.0.to_ascii()),
+                _ => None,
+            })
+            .collect())
+    }
+
     async fn lookup_mx(&self, name: &str) -> Result<Vec<Mx>, DnsError> {
         let lookup = self.inner.lookup(parse_name(name)?, RecordType::MX).await.map_err(map_error)?;
         Ok(lookup
