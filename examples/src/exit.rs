@@ -17,6 +17,8 @@ pub(crate) enum Sysexit {
     NoInput = 66,
     /// `EX_UNAVAILABLE`: a map type sendmail knows but this build does not write.
     Unavailable = 69,
+    /// `EX_OSERR`: the operating system refused a resource (a port, the spool).
+    OsErr = 71,
     /// `EX_CANTCREAT`: the map could not be opened or created.
     CantCreat = 73,
     /// `EX_IOERR`: reading or writing failed part-way.

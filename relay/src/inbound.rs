@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use smarthost_queue::{Client as QueueClient, Envelope, Notify, Recipient, Ret, Timestamp};
 use smarthost_routing::{
@@ -93,8 +94,28 @@ async fn session(shared: Arc<Shared>, listener: Listener, mut stream: TcpStream,
         recipients: Vec::new(),
         discard: false,
         tables: None,
+        busy: Arc::new(AtomicBool::new(false)),
     };
-    let _ = serve_connection(stream, config, tls.as_ref(), &mut policy).await;
+    let busy = policy.busy.clone();
+    let mut stopping = shared.stopping.clone();
+    let serve = serve_connection(stream, config, tls.as_ref(), &mut policy);
+    tokio::pin!(serve);
+    tokio::select! {
+        _ = &mut serve => return,
+        _ = stopping.wait_for(|stop| *stop) => {}
+    }
+    // Stopping: a session between transactions is closed now; one in the
+    // middle of a transaction gets ten seconds to finish it: enough for a
+    // message being sent, not for a client that went quiet.
+    for _ in 0..200 {
+        if !busy.load(Ordering::Acquire) {
+            return;
+        }
+        tokio::select! {
+            _ = &mut serve => return,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+        }
+    }
 }
 
 /// The client's reverse-DNS name, forward-confirmed.
@@ -128,6 +149,9 @@ struct SessionPolicy {
     /// The tables of the transaction in progress: a reload in the middle
     /// of a transaction applies from the next one.
     tables: Option<Arc<Tables>>,
+    /// Between an accepted MAIL and the end of its message: what a clean
+    /// shutdown waits for.
+    busy: Arc<AtomicBool>,
 }
 
 impl SessionPolicy {
@@ -142,8 +166,16 @@ impl SessionPolicy {
         client
     }
 
+    /// `relay=name [addr]`: the reverse-DNS name when it was looked up
+    /// (`localhost` for the loopback), as sendmail logs it.
+    fn relay_field(&self) -> String {
+        let ip = self.remote.ip();
+        let name = self.client_name.as_deref().or(ip.is_loopback().then_some("localhost"));
+        log::relay(name, Some(ip))
+    }
+
     fn log_reject(&self, stage: &str, what: &str, checked_reply: &str) {
-        let relay = log::relay(self.client_name.as_deref(), Some(self.remote.ip()));
+        let relay = self.relay_field();
         self.shared.log.event(
             None,
             &[("ruleset", &stage), ("arg1", &what), ("relay", &relay), ("reject", &checked_reply)],
@@ -191,6 +223,7 @@ impl SessionPolicy {
         match answer(&checked) {
             Ok(()) => {
                 self.sender = Some(parsed);
+                self.busy.store(true, Ordering::Release);
                 Verdict::accept()
             }
             Err(refusal) => {
@@ -243,7 +276,11 @@ impl SessionPolicy {
     async fn message(&mut self, transaction: Box<Transaction>) -> Verdict {
         let tables = self.tables();
         self.tables = None;
-        let sender = transaction.reverse_path.raw().to_owned();
+        let sender = match transaction.reverse_path.raw() {
+            // sendmail qualifies an unqualified sender with $j.
+            raw if !raw.is_empty() && !raw.contains('@') => format!("{raw}@{}", tables.hostname),
+            raw => raw.to_owned(),
+        };
         let size = transaction.content.len();
         let relay =
             log::relay(self.client_name.as_deref().or(transaction.helo.as_deref()), Some(self.remote.ip()));
@@ -353,10 +390,7 @@ impl ServerPolicy for SessionPolicy {
             Question::Rcpt { forward_path, params } => self.rcpt(&forward_path, params),
             Question::Message(transaction) => {
                 let verdict = self.message(transaction).await;
-                if *self.shared.stopping.borrow() {
-                    // Shutting down: this transaction is done; close politely.
-                    return verdict;
-                }
+                self.busy.store(false, Ordering::Release);
                 verdict
             }
             _ => Verdict::accept(),

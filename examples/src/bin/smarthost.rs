@@ -22,6 +22,18 @@ struct Cli {
 /// The subcommands; each one is a module of the `smarthost` library.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the relay in the foreground: listeners, policy, queue runner and
+    /// deliveries. SIGHUP reloads the configuration and maps, SIGUSR1 runs
+    /// the queue, SIGTERM stops after the transactions in flight.
+    Serve {
+        /// The relay's configuration file.
+        #[arg(long, short = 'C', value_name = "FILE", default_value = "/etc/smarthost/smarthost.toml")]
+        config: PathBuf,
+        /// Log lines as `text` (sendmail's shape) or `json`; default: the
+        /// configuration's `log.format`.
+        #[arg(long, value_name = "FORMAT", value_parser = parse_log_format)]
+        log_format: Option<smarthost_relay::LogFormat>,
+    },
     /// Compile a map from standard input, exactly like sendmail's makemap
     /// (run it without arguments for its usage).
     #[command(disable_help_flag = true)]
@@ -424,6 +436,7 @@ struct Ids {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Serve { config, log_format } => smarthost::serve::run(&config, log_format),
         Command::Makemap { args } => makemap::run("smarthost makemap", &args),
         Command::Map(MapCommand::Lookup { file, key }) => map::lookup(&file, key.as_bytes()),
         Command::Map(MapCommand::Dump { file }) => map::dump(&file),
@@ -532,5 +545,13 @@ fn policy_settings(args: PolicyArgs) -> policy::Settings {
         to: args.to,
         features: args.features,
         format: args.format,
+    }
+}
+
+fn parse_log_format(text: &str) -> Result<smarthost_relay::LogFormat, String> {
+    match text {
+        "text" => Ok(smarthost_relay::LogFormat::Text),
+        "json" => Ok(smarthost_relay::LogFormat::Json),
+        other => Err(format!("`{other}`: say `text` or `json`")),
     }
 }

@@ -548,13 +548,14 @@ impl Reader<'_> {
             }
             if let Some(addr) = addr {
                 if addr.port() == 0 {
+                    // Useful to tests and embedders (`Relay::local_addrs` says
+                    // which port); never what an operator means.
                     let span = self.get(table, &prefix, "addr").map_or(item.span(), Spanned::span);
-                    self.error(
+                    self.warning(
                         &format!("{prefix}.addr"),
                         span,
-                        "port 0 is not a port to listen on; give one, e.g. :25",
+                        "port 0: the system picks a different free port at each start; give one, e.g. :25",
                     );
-                    continue;
                 }
                 listeners.push(Listener { addr, mode, require_rdns: rdns });
             }

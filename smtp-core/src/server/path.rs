@@ -52,7 +52,7 @@ pub enum PathError {
 impl Path {
     /// Parses the text between the angle brackets (not empty).
     pub fn parse(text: &str) -> Result<Path, PathError> {
-        parse_path(text)
+        parse_path(text, false)
     }
 
     /// The path exactly as received, without the angle brackets.
@@ -100,7 +100,8 @@ impl Path {
         }
     }
 
-    /// The domain (or address literal) after the `@`; `None` for `Postmaster`.
+    /// The domain (or address literal) after the `@`; `None` for `Postmaster`
+    /// and, in the compatible syntax, for an unqualified local part.
     pub fn domain(&self) -> Option<&str> {
         self.domain_at.map(|at| &self.raw[usize::from(at) + 1..])
     }
@@ -231,7 +232,7 @@ pub(crate) fn split_path_arg<'a>(
     let (path, params) = if let Some(inner) = rest.strip_prefix('<') {
         let (path, after) = match inner.strip_prefix('>') {
             Some(after) => (None, after),
-            None => match parse_path_prefix(inner) {
+            None => match parse_path_prefix(inner, !strict) {
                 Ok((path, end)) if inner.as_bytes().get(end) == Some(&b'>') => {
                     (Some(Ok(path)), &inner[end + 1..])
                 }
@@ -251,7 +252,7 @@ pub(crate) fn split_path_arg<'a>(
     } else {
         // sendmail takes `MAIL FROM:a@b` without brackets.
         let (path, params) = rest.split_once(' ').unwrap_or((rest, ""));
-        (Some(Path::parse(path)), params)
+        (Some(parse_path(path, true)), params)
     };
     Ok(PathArg { path, params: params.trim_matches(' ') })
 }
@@ -273,8 +274,8 @@ fn closing_bracket(text: &str) -> Option<usize> {
     None
 }
 
-fn parse_path(text: &str) -> Result<Path, PathError> {
-    match parse_path_prefix(text)? {
+fn parse_path(text: &str, unqualified: bool) -> Result<Path, PathError> {
+    match parse_path_prefix(text, unqualified)? {
         (path, end) if end == text.len() => Ok(path),
         _ => Err(PathError::Syntax),
     }
@@ -282,7 +283,11 @@ fn parse_path(text: &str) -> Result<Path, PathError> {
 
 /// Parses the path at the start of `text`; returns it and where it ends
 /// (at `>`, a space, or the end, for a well-formed argument).
-fn parse_path_prefix(text: &str) -> Result<(Path, usize), PathError> {
+///
+/// `unqualified` accepts a local part without `@domain` (sendmail's
+/// compatible syntax: `RCPT TO:<user>` is a local user, access.md §10 R13);
+/// otherwise only `Postmaster` may stand alone, as RFC 5321 says.
+fn parse_path_prefix(text: &str, unqualified: bool) -> Result<(Path, usize), PathError> {
     let bytes = text.as_bytes();
     let mut at = 0;
     // Source route: "@" domain *( "," "@" domain ) ":"
@@ -347,7 +352,7 @@ fn parse_path_prefix(text: &str) -> Result<(Path, usize), PathError> {
         ))
     };
     if bytes.get(at) != Some(&b'@') {
-        return if text[mailbox_at..at].eq_ignore_ascii_case("postmaster") {
+        return if unqualified || text[mailbox_at..at].eq_ignore_ascii_case("postmaster") {
             path(at, None)
         } else {
             Err(PathError::NoDomain)
