@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
+pub mod local;
 
 pub use config::{
     AuthConfig, ByteSize, Config, ConfigErrors, INLINE_ORIGIN, ListenMode, Listener, LocalConfig,
