@@ -65,7 +65,8 @@
 //! instead). The environment is cleared and set to `PATH=/usr/bin:/bin`,
 //! `SENDER` (empty for the null sender), `RECIPIENT`, `USER` and `LOGNAME`,
 //! `LOCAL` and `DOMAIN` (the recipient's two halves) and `HOME` when known;
-//! the working directory is `HOME` if it is a directory, else `/`. The message
+//! the working directory is `HOME`, or `/` where the program's user cannot
+//! enter it (sendmail's `D=$z:/`). The message
 //! arrives on standard input with LF line ends and without a `From ` line
 //! (like Postfix's `pipe` without flag `F`: procmail and maildrop take the
 //! sender from `-f` or `$SENDER`). The program's exit status is read as

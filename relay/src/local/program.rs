@@ -102,7 +102,11 @@ impl ProgramCommand {
 /// assert_eq!((error.permanent, error.status), (true, "5.1.1"));
 /// # Ok::<(), smarthost_relay::local::LocalError>(())
 /// ```
-pub fn deliver_program(command: &ProgramCommand, msg: &LocalMessage<'_>, timeout: Duration) -> Result<(), LocalError> {
+pub fn deliver_program(
+    command: &ProgramCommand,
+    msg: &LocalMessage<'_>,
+    timeout: Duration,
+) -> Result<(), LocalError> {
     let owner = owner(msg, "this program delivery")?;
     if owner.is_some_and(|o| o.uid == 0) {
         return Err(LocalError::temporary(
@@ -120,7 +124,14 @@ pub fn deliver_program(command: &ProgramCommand, msg: &LocalMessage<'_>, timeout
         LocalError::temporary("4.3.0", format!("cannot prepare the message for {}: {e}", command.describe()))
     })?;
 
-    let mut child = build(command, &args, msg, owner).spawn().map_err(|e| spawn_error(command, &e))?;
+    // sendmail's `D=$z:/`: the home directory, or `/` where the user cannot
+    // enter it (or it is gone); the second try names the real problem.
+    let home = msg.home.filter(|home| home.is_dir());
+    let mut child = match build(command, &args, msg, owner, home.unwrap_or(Path::new("/"))).spawn() {
+        Err(_) if home.is_some() => build(command, &args, msg, owner, Path::new("/")).spawn(),
+        spawned => spawned,
+    }
+    .map_err(|e| spawn_error(command, &e))?;
     feed_stdin(&mut child, input);
     let stderr = collect_stderr(&mut child);
     let status = wait(&mut child, timeout);
@@ -145,8 +156,11 @@ fn arguments(command: &ProgramCommand, msg: &LocalMessage<'_>) -> Result<Vec<Str
             // A value starting with `-` would be read as an option: refuse
             // it rather than let a sender choose the program's flags.
             if arg.starts_with('-') && !template.starts_with('-') {
-                let (status, whose) =
-                    if template.starts_with("{sender}") { ("5.1.7", "sender") } else { ("5.1.3", "recipient") };
+                let (status, whose) = if template.starts_with("{sender}") {
+                    ("5.1.7", "sender")
+                } else {
+                    ("5.1.3", "recipient")
+                };
                 return Err(LocalError::permanent(
                     status,
                     format!(
@@ -161,7 +175,13 @@ fn arguments(command: &ProgramCommand, msg: &LocalMessage<'_>) -> Result<Vec<Str
         .collect()
 }
 
-fn build(command: &ProgramCommand, args: &[String], msg: &LocalMessage<'_>, owner: Option<RunAs>) -> Command {
+fn build(
+    command: &ProgramCommand,
+    args: &[String],
+    msg: &LocalMessage<'_>,
+    owner: Option<RunAs>,
+    dir: &Path,
+) -> Command {
     let (local, domain) = msg.recipient.rsplit_once('@').unwrap_or((msg.recipient, ""));
     let mut cmd = Command::new(&command.program);
     cmd.args(args)
@@ -173,7 +193,7 @@ fn build(command: &ProgramCommand, args: &[String], msg: &LocalMessage<'_>, owne
         .env("LOGNAME", msg.user)
         .env("LOCAL", local)
         .env("DOMAIN", domain)
-        .current_dir(msg.home.filter(|h| h.is_dir()).unwrap_or(Path::new("/")))
+        .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -194,7 +214,10 @@ fn spawn_error(command: &ProgramCommand, error: &io::Error) -> LocalError {
     match error.raw_os_error() {
         Some(libc::ENOENT | libc::EACCES | libc::ENOEXEC | libc::ENOTDIR) => LocalError::temporary(
             "4.3.5",
-            format!("{text}; check the mailer's `program` path and that uid {} may run it", sys::effective_uid()),
+            format!(
+                "{text}; check the mailer's `program` path and that uid {} may run it",
+                sys::effective_uid()
+            ),
         ),
         _ => LocalError::temporary("4.3.0", text),
     }
@@ -339,5 +362,63 @@ fn sysexit(code: i32) -> (bool, &'static str, &'static str) {
         126 => (false, "5.3.0", "the shell found the command but could not run it"),
         127 => (false, "5.3.0", "the shell did not find the command"),
         _ => (false, "5.3.0", "unknown failure"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+
+    fn message<'a>(sender: &'a str, user: &'a str) -> LocalMessage<'a> {
+        LocalMessage {
+            queue_id: "4A1B2C",
+            sender,
+            recipient: "bob+lists@example.net",
+            user,
+            content: b"",
+            arrival: SystemTime::now(),
+            run_as: None,
+            home: None,
+        }
+    }
+
+    #[test]
+    fn placeholders_are_replaced_in_each_argument() {
+        let command =
+            ProgramCommand::new("/usr/bin/procmail", ["-f", "{sender}", "-a", "{recipient}", "-d{user}"]);
+        let args = arguments(&command, &message("alice@example.org", "bob")).unwrap();
+        assert_eq!(args, ["-f", "alice@example.org", "-a", "bob+lists@example.net", "-dbob"]);
+        let args = arguments(&command, &message("", "bob")).unwrap();
+        assert_eq!(args[1], "MAILER-DAEMON");
+    }
+
+    #[test]
+    fn a_value_that_would_be_an_option_is_refused() {
+        let command = ProgramCommand::new("/usr/bin/procmail", ["-f", "{sender}", "-d", "{user}"]);
+        let error = arguments(&command, &message("-oQ/tmp/x@example.org", "bob")).unwrap_err();
+        assert_eq!((error.permanent, error.status), (true, "5.1.7"));
+        assert!(error.text.contains("take as an option"), "{error}");
+        let error = arguments(&command, &message("alice@example.org", "-bob")).unwrap_err();
+        assert_eq!((error.permanent, error.status), (true, "5.1.3"));
+    }
+
+    #[test]
+    fn alias_text_is_never_expanded() {
+        let command = ProgramCommand::from_alias("|echo {sender}");
+        assert_eq!(arguments(&command, &message("-x", "bob")).unwrap(), ["-c", "echo {sender}"]);
+        assert_eq!(command.describe(), "\"|echo {sender}\"");
+    }
+
+    #[test]
+    fn sysexits_temporary_are_the_three_sendmail_queues_on() {
+        let temporary: Vec<i32> = (0..=255).filter(|&code| sysexit(code).0).collect();
+        assert_eq!(temporary, [71, 74, 75]);
+        for code in 0..=255 {
+            let (temporary, status, _) = sysexit(code);
+            assert_eq!(status.starts_with('4'), temporary, "{code}");
+        }
+        assert_eq!(sysexit(67).1, "5.1.1");
     }
 }
