@@ -82,7 +82,8 @@
 //! recipient's account for a local user; for an alias target, the owner of
 //! the alias or `:include:` file, or an unprivileged default user (sendmail's
 //! `DefaultUser`) when that is root. Without one the delivery fails
-//! temporarily with `4.3.5` rather than act as root. Programs run with that
+//! temporarily with `4.3.5` rather than act as root. [`find_user`] reads a
+//! local user's uid, gid and home from `/etc/passwd`. Programs run with that
 //! uid and gid (std drops the supplementary groups) and never as uid 0.
 //! Files are written by the relay itself as root, so it guards against a
 //! user's links: the Maildir and its `tmp`, `new` and `cur` must be real
@@ -96,6 +97,7 @@ mod error;
 mod lock;
 mod maildir;
 mod mbox;
+mod passwd;
 mod program;
 mod render;
 mod sys;
@@ -111,6 +113,7 @@ use std::time::SystemTime;
 pub use error::LocalError;
 pub use maildir::deliver_maildir;
 pub use mbox::{MboxLocking, deliver_file, deliver_mbox};
+pub use passwd::{LocalUser, PASSWD, find_user};
 pub use program::{ProgramCommand, deliver_program};
 
 /// One message for one local recipient.

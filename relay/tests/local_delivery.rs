@@ -532,3 +532,22 @@ fn as_root_programs_run_as_the_given_user_and_never_as_root() {
         deliver_program(&ProgramCommand::from_alias("|true"), &unknown, Duration::from_secs(10)).unwrap_err();
     assert_eq!((error.permanent, error.status), (false, "4.3.5"));
 }
+
+#[test]
+fn a_directory_the_relay_cannot_write_is_a_temporary_failure_naming_it() {
+    if running_as_root() {
+        return; // root writes anywhere
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let shut = dir.path().join("shut");
+    fs::create_dir(&shut).unwrap();
+    fs::set_permissions(&shut, fs::Permissions::from_mode(0o500)).unwrap();
+    let msg = file_message(dir.path(), CONTENT);
+    let error = deliver_maildir(&shut.join("Maildir"), &msg).unwrap_err();
+    assert_eq!((error.permanent, error.status), (false, "4.2.0"));
+    assert!(error.text.contains(&shut.display().to_string()) && error.text.contains("chmod"), "{error}");
+    let error = deliver_mbox(&shut.join("bob"), &msg, MboxLocking::default()).unwrap_err();
+    assert_eq!((error.permanent, error.status), (false, "4.2.0"));
+    assert!(error.text.contains("bob.lock"), "the dot-lock is the first thing made: {error}");
+    fs::set_permissions(&shut, fs::Permissions::from_mode(0o700)).unwrap();
+}

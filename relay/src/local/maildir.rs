@@ -26,8 +26,12 @@ const NAME_ATTEMPTS: u32 = 10;
 ///
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
-/// use smarthost_relay::local::{LocalMessage, deliver_maildir};
+/// use smarthost_relay::local::{LocalMessage, RunAs, deliver_maildir, running_as_root};
 ///
+/// # use std::os::unix::fs::MetadataExt;
+/// # let owner = std::fs::metadata(dir.path()).unwrap();
+/// // As root, say whose mailbox it is: here, the owner of the directory.
+/// let run_as = running_as_root().then_some(RunAs { uid: owner.uid(), gid: owner.gid() });
 /// let msg = LocalMessage {
 ///     queue_id: "4A1B2C",
 ///     sender: "alice@example.org",
@@ -35,7 +39,7 @@ const NAME_ATTEMPTS: u32 = 10;
 ///     user: "bob",
 ///     content: b"Subject: hi\r\n\r\nHello\r\n",
 ///     arrival: std::time::SystemTime::now(),
-///     run_as: None,
+///     run_as,
 ///     home: None,
 /// };
 /// let file = deliver_maildir(&dir.path().join("Maildir"), &msg)?;

@@ -58,8 +58,12 @@ impl Default for MboxLocking {
 /// ```
 /// # let dir = tempfile::tempdir().unwrap();
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use smarthost_relay::local::{LocalMessage, MboxLocking, deliver_mbox};
+/// use smarthost_relay::local::{LocalMessage, RunAs, MboxLocking, deliver_mbox, running_as_root};
 ///
+/// # use std::os::unix::fs::MetadataExt;
+/// # let owner = std::fs::metadata(dir.path()).unwrap();
+/// // As root, say whose mailbox it is: here, the owner of the directory.
+/// let run_as = running_as_root().then_some(RunAs { uid: owner.uid(), gid: owner.gid() });
 /// let msg = LocalMessage {
 ///     queue_id: "4A1B2C",
 ///     sender: "",
@@ -67,7 +71,7 @@ impl Default for MboxLocking {
 ///     user: "bob",
 ///     content: b"Subject: hi\r\n\r\nFrom here on\r\n",
 ///     arrival: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-///     run_as: None,
+///     run_as,
 ///     home: None,
 /// };
 /// let mbox = dir.path().join("bob");

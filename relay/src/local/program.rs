@@ -83,7 +83,7 @@ impl ProgramCommand {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use smarthost_relay::local::{LocalMessage, ProgramCommand, deliver_program};
+/// use smarthost_relay::local::{LocalMessage, ProgramCommand, RunAs, deliver_program, running_as_root};
 ///
 /// let msg = LocalMessage {
 ///     queue_id: "4A1B2C",
@@ -92,10 +92,10 @@ impl ProgramCommand {
 ///     user: "bob",
 ///     content: b"Subject: hi\r\n\r\nHello\r\n",
 ///     arrival: SystemTime::now(),
-///     run_as: None,
+///     // As root, programs run as the mailbox's user: here, nobody.
+///     run_as: running_as_root().then_some(RunAs { uid: 65_534, gid: 65_534 }),
 ///     home: None,
 /// };
-/// # if smarthost_relay::local::running_as_root() { return Ok(()); }
 /// deliver_program(&ProgramCommand::from_alias("|cat > /dev/null"), &msg, Duration::from_secs(10))?;
 /// let error = deliver_program(&ProgramCommand::from_alias("|exit 67"), &msg, Duration::from_secs(10))
 ///     .unwrap_err();
