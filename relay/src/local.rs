@@ -90,8 +90,15 @@
 //! directories owned by that user or root; an mbox or `/file` target must be
 //! a regular file, not a symbolic link, with one hard link, owned by that
 //! user; whatever the relay creates (directories, message files, a new mbox)
-//! is given to that user and group. When the relay does not run as root,
-//! everything is done as the relay's own user, and the `RunAs` is not used.
+//! is given to that user and group; and no directory on the way may be a
+//! symbolic link that a user owns (root's own links are followed). These
+//! checks are made just before the files are opened, not atomically with
+//! it: a user who can write a directory on the path (their home, for a
+//! Maildir under it) and wins a race against the relay could still swap in
+//! a link. Where that matters, run the relay as a dedicated user that owns
+//! the mail spool, or deliver through a program (procmail, Dovecot's LDA),
+//! which runs as the user. When the relay does not run as root, everything
+//! is done as the relay's own user, and the `RunAs` is not used.
 
 mod error;
 mod lock;
@@ -107,6 +114,7 @@ mod tests;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -221,4 +229,30 @@ fn owner(msg: &LocalMessage<'_>, what: &str) -> Result<Option<RunAs>, LocalError
         return Ok(None);
     }
     msg.run_as.map(Some).ok_or_else(|| LocalError::no_run_as(what))
+}
+
+/// As root: refuses a path reached through a symbolic link that a user
+/// owns, which could point a delivery (and what it creates and gives to
+/// the user) anywhere. Links made by root, like `/var/mail -> spool/mail`,
+/// are the administrator's and allowed.
+fn check_ancestors(path: &Path) -> Result<(), LocalError> {
+    for ancestor in path.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty()) {
+        match std::fs::symlink_metadata(ancestor) {
+            Ok(meta) if meta.file_type().is_symlink() && meta.uid() != 0 => {
+                return Err(LocalError::unsafe_mailbox(
+                    path,
+                    &format!(
+                        "is reached through {}, a symbolic link owned by uid {}, and the relay runs as root",
+                        ancestor.display(),
+                        meta.uid()
+                    ),
+                    "replace the link with a real directory or point local.path past it",
+                ));
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(LocalError::io("cannot examine", ancestor, &error)),
+        }
+    }
+    Ok(())
 }

@@ -341,6 +341,20 @@ fn mbox_as_root_refuses_a_link_and_a_file_of_another_user() {
     assert!(error.text.contains("owned by uid 0"), "{error}");
     assert_eq!(fs::read_to_string(&victim).unwrap(), "root:x:0:0::/root:/bin/sh\n");
 
+    // Nor through a directory link a user made.
+    let linked = dir.path().join("linked");
+    std::os::unix::fs::symlink(dir.path(), &linked).unwrap();
+    std::os::unix::fs::lchown(&linked, Some(NOBODY.uid), Some(NOBODY.gid)).unwrap();
+    let error = deliver_mbox(&linked.join("dave"), &msg, MboxLocking::default()).unwrap_err();
+    assert!(error.text.contains("a symbolic link owned by uid 65534"), "{error}");
+    let error = deliver_maildir(&linked.join("dave/Maildir"), &msg).unwrap_err();
+    assert!(error.text.contains("a symbolic link owned by uid 65534"), "{error}");
+    assert!(!dir.path().join("dave").exists());
+    // Root's own links are the administrator's.
+    let spool = dir.path().join("spool");
+    std::os::unix::fs::symlink(dir.path(), &spool).unwrap();
+    deliver_mbox(&spool.join("erin"), &msg, MboxLocking::default()).unwrap();
+
     // A new mbox belongs to its user.
     let fresh = dir.path().join("carol");
     deliver_mbox(&fresh, &msg, MboxLocking::default()).unwrap();
@@ -550,4 +564,43 @@ fn a_directory_the_relay_cannot_write_is_a_temporary_failure_naming_it() {
     assert_eq!((error.permanent, error.status), (false, "4.2.0"));
     assert!(error.text.contains("bob.lock"), "the dot-lock is the first thing made: {error}");
     fs::set_permissions(&shut, fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+/// Run in a child process whose file size limit is 16 blocks, with SIGXFSZ
+/// ignored so that writing past it fails with EFBIG instead of killing.
+const FSIZE_CHILD: &str = "SMARTHOST_TEST_FSIZE_CHILD";
+
+#[test]
+fn a_write_that_fails_midway_leaves_the_mbox_as_it_was() {
+    const OLD: &str = "From x Thu Jan  1 00:00:00 1970\nold message\n\n";
+    if let Some(mbox) = std::env::var_os(FSIZE_CHILD) {
+        let mbox = PathBuf::from(mbox);
+        let big = "a line of forty characters, more or less\r\n".repeat(2_000);
+        let msg = file_message(mbox.parent().unwrap(), big.as_bytes());
+        let error = deliver_mbox(&mbox, &msg, MboxLocking::default()).unwrap_err();
+        assert_eq!((error.permanent, error.status), (false, "4.3.0"));
+        assert!(error.text.contains("cannot write to"), "{error}");
+        assert_eq!(fs::read_to_string(&mbox).unwrap(), OLD, "truncated back");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mbox = dir.path().join("bob");
+    fs::write(&mbox, OLD).unwrap();
+    // Its output is shown only if it fails: its "1 passed" line would
+    // otherwise stand among this run's own results.
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 16; exec \"$0\" --exact a_write_that_fails_midway_leaves_the_mbox_as_it_was -q")
+        .arg(std::env::current_exe().unwrap())
+        .env(FSIZE_CHILD, &mbox)
+        .output()
+        .unwrap();
+    assert!(
+        child.status.success(),
+        "the delivery under a file size limit: {}\n{}{}",
+        child.status,
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert_eq!(fs::read_to_string(&mbox).unwrap(), OLD);
 }

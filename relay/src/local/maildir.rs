@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::render::{Quoting, write_message};
-use super::{LocalError, LocalMessage, RunAs, owner};
+use super::{LocalError, LocalMessage, RunAs, check_ancestors, owner};
 
 /// How many times a unique name is tried before giving up: a clash needs
 /// another process with our PID on a host with our name in the same
@@ -50,6 +50,9 @@ const NAME_ATTEMPTS: u32 = 10;
 /// ```
 pub fn deliver_maildir(maildir: &Path, msg: &LocalMessage<'_>) -> Result<PathBuf, LocalError> {
     let owner = owner(msg, "this Maildir")?;
+    if owner.is_some() {
+        check_ancestors(maildir)?;
+    }
     for dir in [maildir.to_path_buf(), maildir.join("tmp"), maildir.join("new"), maildir.join("cur")] {
         make_dir(&dir, owner)?;
         if let Some(owner) = owner {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::lock::{DotLock, lock_file};
 use super::render::{Quoting, from_line, write_message};
-use super::{LocalError, LocalMessage, RunAs, owner};
+use super::{LocalError, LocalMessage, RunAs, check_ancestors, owner};
 
 /// How an mbox is locked while a message is appended.
 ///
@@ -121,6 +121,9 @@ fn append(
     owner: Option<RunAs>,
     target: Target,
 ) -> Result<(), LocalError> {
+    if owner.is_some() {
+        check_ancestors(path)?;
+    }
     let deadline = Instant::now() + locking.wait;
     // Dot-lock first, then open and fcntl-lock: the order of mutt and
     // Postfix. Locals drop in reverse, so the file is closed (releasing the
