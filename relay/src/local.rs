@@ -127,7 +127,7 @@ pub use program::{ProgramCommand, deliver_program};
 /// One message for one local recipient.
 #[derive(Clone, Copy, Debug)]
 pub struct LocalMessage<'a> {
-    /// The queue ID, for messages.
+    /// The queue ID, for the caller's log lines (delivery writes it nowhere).
     pub queue_id: &'a str,
     /// The envelope sender, without angle brackets; `""` is the null sender.
     pub sender: &'a str,
