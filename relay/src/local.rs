@@ -98,7 +98,9 @@
 //! a link. Where that matters, run the relay as a dedicated user that owns
 //! the mail spool, or deliver through a program (procmail, Dovecot's LDA),
 //! which runs as the user. When the relay does not run as root, everything
-//! is done as the relay's own user, and the `RunAs` is not used.
+//! is done as the relay's own user, and the `RunAs` is not used: what it
+//! creates is its own, which suits virtual mailboxes that an IMAP server
+//! running as the same user reads.
 
 mod error;
 mod lock;
