@@ -112,7 +112,14 @@ impl Tables {
         for entry in &config.relay_domains {
             relay_domains.add(entry);
         }
-        let mut policy_options = PolicyOptions { hostname: hostname.clone(), ..PolicyOptions::default() };
+        // The listeners offer AUTH only with the logins file and PLAIN/LOGIN
+        // only over TLS, so any successful AUTH is one of our users: it may
+        // relay (sendmail's TRUST_AUTH_MECH over every mechanism offered).
+        let mut policy_options = PolicyOptions {
+            hostname: hostname.clone(),
+            trust_auth_mechs: vec!["*".to_owned()],
+            ..PolicyOptions::default()
+        };
         let mut access_options = AccessOptions::default();
         let mut resolve_options = ResolveOptions::default();
         for feature in &config.routing.features {

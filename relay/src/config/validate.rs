@@ -237,7 +237,8 @@ impl Checker<'_> {
 /// port where one is the wildcard of the other's family. `[::]` and
 /// `0.0.0.0` may share a port: the relay binds IPv6 listeners IPv6-only.
 fn clash(a: SocketAddr, b: SocketAddr) -> bool {
-    if a.port() != b.port() {
+    // Port 0 is a different free port for each listener.
+    if a.port() != b.port() || a.port() == 0 {
         return false;
     }
     if a.ip() == b.ip() {

@@ -1,0 +1,179 @@
+//! `smarthost serve` end to end: Python's smtplib as the client, the real
+//! binary as the relay, files and logs as the operator sees them.
+
+mod serve_support;
+
+use std::fs;
+use std::time::Duration;
+
+use serve_support::{Serve, maildir_messages, python};
+
+/// The repository's example configuration with the listeners moved to free
+/// ports, so tests can run beside each other and beside a running relay.
+fn example_config() -> String {
+    let text = include_str!("../relay.toml");
+    let text = text.replace("127.0.0.1:2525", "127.0.0.1:0").replace("127.0.0.1:2587", "127.0.0.1:0");
+    assert!(text.contains("mode = \"submission\""));
+    text
+}
+
+/// The README's first command, as a user meets it: the example
+/// configuration, a certificate made at first start, a message from
+/// smtplib delivered to a Maildir under the configuration's folder.
+#[test]
+fn the_example_configuration_relays_to_a_local_maildir() {
+    let mut serve = Serve::start(&example_config(), &[("mail/alice/Maildir/new/.keep", "")]);
+    let generated = serve.wait_for_log("generated a self-signed TLS certificate", Duration::from_secs(1));
+    assert!(generated.contains("cert.pem"), "{generated}");
+    assert!(serve.path("cert.pem").exists() && serve.path("key.pem").exists());
+    let out = python(
+        &serve.addrs,
+        "s = smtplib.SMTP(HOST, PORT, timeout=10)\n\
+         s.ehlo('client.example')\n\
+         print(s.has_extn('starttls'))\n\
+         s.starttls(context=unverified())\n\
+         s.ehlo('client.example')\n\
+         r = s.sendmail('bob@example.org', ['alice@localhost'], 'From: bob@example.org\\r\\nTo: alice@localhost\\r\\nSubject: test\\r\\n\\r\\nHello Alice.\\r\\n')\n\
+         print(r)\n\
+         s.quit()\n",
+    );
+    assert_eq!(out, "True\n{}\n");
+    let messages = maildir_messages(&serve.path("mail/alice/Maildir"), 1, Duration::from_secs(10));
+    assert_eq!(messages.len(), 1, "log:\n{}", serve.log());
+    let message = &messages[0];
+    assert!(message.starts_with("Return-Path: <bob@example.org>\n") || message.contains("Received: from"));
+    assert!(message.contains("with ESMTPS") && message.contains("Hello Alice.\n"), "{message}");
+    let from = serve.wait_for_log("from=<bob@example.org>", Duration::from_secs(1));
+    assert!(from.contains("nrcpts=1") && from.contains("proto=ESMTPS") && from.contains("relay=localhost [127.0.0.1]"));
+    let to = serve.wait_for_log("to=<alice@localhost>", Duration::from_secs(5));
+    assert!(to.contains("stat=Sent") && to.contains("mailer=local") && to.contains("dsn=2.0.0"), "{to}");
+    assert_eq!(serve.stop(), 0);
+}
+
+/// Submission: AUTH only after STARTTLS, MAIL only after AUTH, the sender
+/// must be the login's, and an authenticated user may relay.
+#[test]
+fn submission_needs_tls_and_auth_and_then_relays() {
+    let config = example_config().replace("logins = \"auth_logins\"", "logins = \"auth_logins\"");
+    let serve = Serve::start(&config, &[("auth_logins", "alice  correct horse\n")]);
+    let out = python(
+        &serve.addrs,
+        "s = smtplib.SMTP(HOST2, PORT2, timeout=10)\n\
+         s.ehlo('laptop.lan')\n\
+         print('auth before tls', s.has_extn('auth'))\n\
+         print(s.mail('alice@localhost')[0])\n\
+         s.rset()\n\
+         s.starttls(context=unverified())\n\
+         s.ehlo('laptop.lan')\n\
+         print('auth after tls', s.has_extn('auth'))\n\
+         try:\n    s.login('alice', 'wrong')\nexcept smtplib.SMTPAuthenticationError as e:\n    print('bad password', e.smtp_code)\n\
+         s.login('alice', 'correct horse')\n\
+         code, text = s.mail('bob@elsewhere.example')\n\
+         print('other sender', code, text.decode().split(' ')[0])\n\
+         s.rset()\n\
+         print(s.mail('alice@localhost')[0])\n\
+         print(s.rcpt('friend@far-away.example')[0])\n\
+         s.quit()\n",
+    );
+    assert_eq!(
+        out,
+        "auth before tls False\n530\nauth after tls True\nbad password 535\nother sender 553 5.7.1\n250\n250\n"
+    );
+    drop(serve);
+}
+
+/// SIGHUP: a changed configuration and mailertable apply to the next
+/// transaction of a connection that stays open; a broken configuration is
+/// refused and the old one keeps running. A rebuilt map is picked up
+/// without a signal.
+#[test]
+fn sighup_reloads_without_dropping_connections() {
+    let config = example_config().replace(
+        "# mailertable = \"mailertable\"",
+        "mailertable = \"mailertable\"",
+    );
+    let mut serve = Serve::start(&config, &[("mailertable", "blocked.example error:5.7.1:550 first rule\n")]);
+    // A client from 127.0.0.2 is not a RELAY client; it holds its
+    // connection open across the reloads (the script waits for a file).
+    let script = "s = smtplib.SMTP(HOST, PORT, timeout=30, source_address=('127.0.0.2', 0))\n\
+         s.ehlo('outside.example')\n\
+         def attempt(rcpt):\n    s.mail('someone@outside.example')\n    r = s.rcpt(rcpt)\n    s.rset()\n    return '%d %s' % (r[0], r[1].decode())\n\
+         print(attempt('user@blocked.example'))\n\
+         print(attempt('user@partner.example'))\n\
+         sys.stdout.flush()\n\
+         import os\n\
+         while not os.path.exists(sys.argv[1] if len(sys.argv) > 1 else FLAG): time.sleep(0.05)\n\
+         print(attempt('user@blocked.example'))\n\
+         print(attempt('user@partner.example'))\n\
+         s.quit()\n";
+    let flag = serve.path("go");
+    let script = format!("FLAG = {:?}\n{script}", flag.to_str().unwrap());
+    let addrs = serve.addrs.clone();
+    let client = std::thread::spawn(move || python(&addrs, &script));
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // A broken configuration: refused, the old one stays.
+    let good = fs::read_to_string(serve.path("relay.toml")).unwrap();
+    fs::write(serve.path("relay.toml"), format!("{good}\n[policy]\nmax_recipients = \"many\"\n")).unwrap();
+    let before = serve.log_len();
+    serve.signal("HUP");
+    let refused = serve.wait_for_log_after(before, "SIGHUP: the new configuration is refused", Duration::from_secs(10));
+    assert!(refused.contains("max_recipients"), "{refused}");
+
+    // A good one: a new relay domain and a new mailertable entry.
+    fs::write(serve.path("relay.toml"), good.replace("relay_domains = []", "relay_domains = [\"partner.example\"]"))
+        .unwrap();
+    fs::write(serve.path("mailertable"), "blocked.example error:5.7.1:550 second rule\n").unwrap();
+    let before = serve.log_len();
+    serve.signal("HUP");
+    serve.wait_for_log_after(before, "SIGHUP: configuration reloaded", Duration::from_secs(10));
+    fs::write(&flag, "").unwrap();
+    let out = client.join().unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("550 5.7.1") && lines[0].contains("first rule"), "{out}");
+    assert!(lines[1].starts_with("550 5.7.1 ") && lines[1].contains("Relaying denied"), "{out}");
+    assert!(lines[2].starts_with("550 5.7.1") && lines[2].contains("second rule"), "{out}");
+    assert!(lines[3].starts_with("250"), "{out}");
+
+    // A rebuilt map, no signal.
+    fs::write(serve.path("mailertable"), "blocked.example error:5.7.1:550 third rule\n").unwrap();
+    let before = serve.log_len();
+    serve.wait_for_log_after(before, "mailertable changed: configuration reloaded", Duration::from_secs(10));
+    let out = python(
+        &serve.addrs,
+        "s = smtplib.SMTP(HOST, PORT, timeout=10)\ns.ehlo('x')\ns.mail('a@b.example')\nprint(s.rcpt('u@blocked.example')[1].decode())\n",
+    );
+    assert!(out.contains("third rule"), "{out}");
+    assert_eq!(serve.stop(), 0);
+}
+
+/// `--log-format json`: the same fields, one object a line.
+#[test]
+fn json_logs_carry_the_same_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("relay.toml"), example_config()).unwrap();
+    fs::create_dir_all(dir.path().join("mail/alice/Maildir/new")).unwrap();
+    let mut serve = Serve::start_in(dir, &["--log-format", "json"]);
+    python(
+        &serve.addrs,
+        "s = smtplib.SMTP(HOST, PORT, timeout=10)\ns.sendmail('bob@example.org', ['alice@localhost'], 'Subject: x\\r\\n\\r\\nx\\r\\n')\ns.quit()\n",
+    );
+    let line = serve.wait_for_log("\"from\":\"bob@example.org\"", Duration::from_secs(5));
+    assert!(line.starts_with("{\"time\":\"") && line.contains("\"nrcpts\":\"1\"") && line.contains("\"proto\":\"ESMTP\""));
+    assert!(!serve.log().contains("correct horse"));
+    assert_eq!(serve.stop(), 0);
+}
+
+/// A configuration that does not load: exit 78 and the key named.
+#[test]
+fn a_broken_configuration_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("relay.toml"), "[policy]\nmax_recipients = \"many\"\n").unwrap();
+    let output = std::process::Command::new(serve_support::SMARTHOST)
+        .args(["serve", "--config"])
+        .arg(dir.path().join("relay.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("policy.max_recipients"));
+}
