@@ -25,6 +25,9 @@ pub(crate) struct Shared {
     pub(crate) spool: Arc<Spool>,
     pub(crate) log: Arc<Log>,
     config_path: PathBuf,
+    /// One reload at a time: a SIGHUP and a changed map at once must not
+    /// let the slower, older load win.
+    reloading: tokio::sync::Mutex<()>,
     runner: std::sync::OnceLock<RunnerHandle>,
     /// Open inbound connections: in total and per client address.
     connections: Mutex<HashMap<IpAddr, usize>>,
@@ -173,6 +176,7 @@ impl Relay {
             spool: Arc::new(spool),
             log,
             config_path,
+            reloading: tokio::sync::Mutex::new(()),
             runner: std::sync::OnceLock::new(),
             connections: Mutex::new(HashMap::new()),
             total: 0.into(),
@@ -302,9 +306,13 @@ async fn bind(config: &Config) -> Result<Vec<(crate::config::Listener, TcpListen
 
 /// Loads the configuration file again and swaps the tables.
 pub(crate) async fn reload(shared: &Arc<Shared>, why: &str) -> Result<(), String> {
+    let _one_at_a_time = shared.reloading.lock().await;
     let path = shared.config_path.clone();
     let loaded = tokio::task::spawn_blocking(move || {
-        let config = Config::load(&path).map_err(|e| e.to_string())?;
+        let config = Config::load(&path).map_err(|e| {
+            // Only the errors: the warnings were logged at start.
+            e.errors().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        })?;
         Tables::load(config).map_err(|e| e.0)
     })
     .await
@@ -339,10 +347,15 @@ async fn watch_files(shared: Arc<Shared>) {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = stopping.changed() => return,
         }
-        let tables = shared.tables();
-        if let Some(path) = tables.files_changed() {
-            let why = format!("{} changed", path.display());
-            drop(tables);
+        if shared.tables().files_changed().is_none() {
+            continue;
+        }
+        // Look again under the reload lock: a SIGHUP may have just loaded
+        // the change.
+        let guard = shared.reloading.lock().await;
+        let changed = shared.tables().files_changed().map(|path| format!("{} changed", path.display()));
+        drop(guard);
+        if let Some(why) = changed {
             // A failed reload is logged; the old tables carry on, and the
             // next change tries again.
             if reload(&shared, &why).await.is_err() {

@@ -481,14 +481,7 @@ impl LocalUsers for PasswdUsers {
         if self.accounts.contains(&user) {
             return true;
         }
-        mailbox_exists(&self.template, &user)
+        crate::local::mailbox_path(&self.template, &user).is_ok_and(|path| path.exists())
     }
 }
 
-/// Whether `user`'s mailbox exists under the `[local] path` template.
-fn mailbox_exists(template: &Path, user: &str) -> bool {
-    let safe =
-        !user.is_empty() && !user.starts_with('.') && !user.chars().any(|c| c == '/' || c.is_control());
-    let text = template.to_string_lossy();
-    safe && text.contains("{user}") && Path::new(&text.replace("{user}", user)).exists()
-}
