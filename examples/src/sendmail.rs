@@ -89,7 +89,8 @@
 //! | 64 `EX_USAGE` | a bad command line; no recipients |
 //! | 65 `EX_DATAERR` | a recipient or the message refused (5xx) for another reason; a bad address |
 //! | 66 `EX_NOINPUT` | the configuration cannot be read |
-//! | 67 `EX_NOUSER` | a recipient refused as unknown (5.1.x) |
+//! | 67 `EX_NOUSER` | a recipient refused as unknown (5.1.1, 5.1.6, 5.1.10) |
+//! | 68 `EX_NOHOST` | a recipient's domain refused as unknown (5.1.2) |
 //! | 69 `EX_UNAVAILABLE` | the `smarthost` program is missing |
 //! | 71 `EX_OSERR` | the system refused something |
 //! | 73 `EX_CANTCREAT` | no daemon, and the spool cannot be written |
@@ -129,7 +130,8 @@ pub const CONFIG_ENV: &str = "SMARTHOST_CONFIG";
 pub fn run(args: Vec<OsString>) -> ExitCode {
     let mut args = args.into_iter().map(|arg| arg.to_string_lossy().into_owned());
     let program = args.next().unwrap_or_default();
-    let program = Path::new(&program).file_name().map_or("sendmail".into(), |n| n.to_string_lossy().into_owned());
+    let program =
+        Path::new(&program).file_name().map_or("sendmail".into(), |n| n.to_string_lossy().into_owned());
     let options = match Options::parse(&program, args) {
         Ok(options) => options,
         Err(error) => {
@@ -202,7 +204,13 @@ fn load(file: &Path) -> Result<(Config, String), Failure> {
     let config = Config::load(file).map_err(|errors| {
         let status = if errors.is_unreadable() { Exit::NoInput } else { Exit::Config };
         let problems: Vec<String> = errors.problems().iter().map(ToString::to_string).collect();
-        Failure::new(status, format!("{}\n(the configuration is -C FILE, ${CONFIG_ENV}, or {DEFAULT_CONFIG})", problems.join("\n")))
+        Failure::new(
+            status,
+            format!(
+                "{}\n(the configuration is -C FILE, ${CONFIG_ENV}, or {DEFAULT_CONFIG})",
+                problems.join("\n")
+            ),
+        )
     })?;
     let hostname = match &config.hostname {
         Some(name) => name.clone(),
@@ -226,6 +234,8 @@ pub enum Exit {
     NoInput = 66,
     /// `EX_NOUSER`.
     NoUser = 67,
+    /// `EX_NOHOST`.
+    NoHost = 68,
     /// `EX_UNAVAILABLE`.
     Unavailable = 69,
     /// `EX_SOFTWARE`.
@@ -242,6 +252,19 @@ pub enum Exit {
     NoPerm = 77,
     /// `EX_CONFIG`.
     Config = 78,
+}
+
+impl Exit {
+    /// The status for a permanent refusal with the enhanced status `status`
+    /// (`5.1.1`): unknown user 67, unknown host 68, policy 77, else 65.
+    pub fn for_status(status: &str) -> Exit {
+        match status {
+            "5.1.1" | "5.1.6" | "5.1.10" => Exit::NoUser,
+            "5.1.2" => Exit::NoHost,
+            _ if status.starts_with("5.7.") => Exit::NoPerm,
+            _ => Exit::DataErr,
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {

@@ -101,7 +101,7 @@ pub(crate) fn verify(config: Option<&Path>, addresses: &[String]) -> Result<(), 
     let mut out = io::stdout().lock();
     for row in &rows {
         let line = if row.is_error() {
-            status = status.max(if row.host.starts_with("5.1.") { Exit::NoUser } else { Exit::DataErr });
+            status = status.max(Exit::for_status(&row.host));
             format!("{}... {}", row.given, reply_text(&row.user))
         } else {
             format!("{}... deliverable: {}", row.given, row.words())
@@ -180,7 +180,7 @@ pub fn test_line(
         out.push_str(&trace(name, "input:", &current));
         current = match name {
             "canonify" => canonify(address),
-            _ => match route(address)?.first() {
+            _ => match route(bare(address))?.first() {
                 Some(row) => row.triple(),
                 None => "$# error $@ 5 . 1 . 3 $: \"553 5.1.3 cannot parse the address\"".into(),
             },
@@ -191,13 +191,17 @@ pub fn test_line(
 }
 
 /// `/parse ADDRESS` and the other `/` commands.
-fn slash_command(command: &str, route: &mut dyn FnMut(&str) -> Result<Vec<Row>, Failure>) -> Result<String, Failure> {
+fn slash_command(
+    command: &str,
+    route: &mut dyn FnMut(&str) -> Result<Vec<Row>, Failure>,
+) -> Result<String, Failure> {
     let (name, argument) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
     let argument = argument.trim();
     match name {
         "parse" => {
-            let mut out = format!("Cracked address = {}\nParsing envelope recipient address\n", crack(argument));
-            let rows = route(argument)?;
+            let mut out =
+                format!("Cracked address = {}\nParsing envelope recipient address\n", crack(argument));
+            let rows = route(bare(argument))?;
             out.push_str(&trace("canonify", "input:", &tokens(argument)));
             out.push_str(&trace("canonify", "returns:", &canonify(argument)));
             out.push_str(&trace("parse", "input:", &canonify(argument)));
@@ -282,11 +286,21 @@ pub fn canonify(address: &str) -> String {
     }
 }
 
+/// The address itself: what is inside `<…>`, else all of it.
+fn bare(address: &str) -> &str {
+    match (address.find('<'), address.rfind('>')) {
+        (Some(open), Some(close)) if open < close => address[open + 1..close].trim(),
+        _ => address,
+    }
+}
+
 /// sendmail's "cracked" address: the address replaced by `$g`, the rest
 /// (a display name, comments) kept.
 fn crack(address: &str) -> String {
     match (address.find('<'), address.rfind('>')) {
-        (Some(open), Some(close)) if open < close => format!("{}<$g>{}", &address[..open], &address[close + 1..]),
+        (Some(open), Some(close)) if open < close => {
+            format!("{}<$g>{}", &address[..open], &address[close + 1..])
+        }
         _ => "$g".into(),
     }
 }

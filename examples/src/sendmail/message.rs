@@ -152,7 +152,8 @@ pub fn header_addresses(value: &str) -> Vec<String> {
 /// ```
 pub fn date(now: SystemTime) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let seconds = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = seconds / 86_400;
     let (year, month, day) = civil_from_days(days);
@@ -432,8 +433,12 @@ mod tests {
     #[test]
     fn a_line_that_is_not_a_field_starts_the_body() {
         let text = String::from_utf8(prepare(b"just text\nmore\n", &additions()).content).unwrap();
-        assert_eq!(text, "From: me@h.example\r\nDate: D\r\nMessage-ID: <m@h.example>\r\n\r\njust text\r\nmore\r\n");
-        let text = String::from_utf8(prepare(b"From bob Mon Nov 23\nTo: a@b\n\nx", &additions()).content).unwrap();
+        assert_eq!(
+            text,
+            "From: me@h.example\r\nDate: D\r\nMessage-ID: <m@h.example>\r\n\r\njust text\r\nmore\r\n"
+        );
+        let text =
+            String::from_utf8(prepare(b"From bob Mon Nov 23\nTo: a@b\n\nx", &additions()).content).unwrap();
         assert!(text.starts_with("To: a@b\r\nFrom: me@h.example\r\n"), "{text}");
     }
 

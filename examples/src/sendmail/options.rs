@@ -226,7 +226,9 @@ impl Options {
             // (no aliasing), -s (save From lines), -c (hold connections),
             // -T (old timeout): they change nothing the relay does for a
             // submission.
-            b'G' | b'U' | b'm' | b'n' | b's' | b'c' | b'T' => self.ignored.push(format!("-{}", char::from(flag))),
+            b'G' | b'U' | b'm' | b'n' | b's' | b'c' | b'T' => {
+                self.ignored.push(format!("-{}", char::from(flag)))
+            }
             other => return Err(invalid(char::from(other))),
         }
         Ok(())
@@ -320,7 +322,9 @@ fn error_mode(text: &str) -> Result<ErrorMode, UsageError> {
         Some('w') => ErrorMode::Write,
         Some('q') => ErrorMode::Quiet,
         Some('e') => ErrorMode::Exit,
-        Some(other) => return Err(UsageError(format!("Invalid error mode {other}; expected p, m, w, q or e"))),
+        Some(other) => {
+            return Err(UsageError(format!("Invalid error mode {other}; expected p, m, w, q or e")));
+        }
     })
 }
 
@@ -420,7 +424,10 @@ mod tests {
         let options = parse(&["-bd", "-q30m"]).unwrap();
         assert_eq!(options.mode, Mode::Daemon);
         assert_eq!(options.queue_interval.unwrap().interval.as_deref(), Some("30m"));
-        assert_eq!(parse(&["-q1h30m"]).unwrap().mode, Mode::RunQueue(QueueRun { domain: None, interval: Some("1h30m".into()) }));
+        assert_eq!(
+            parse(&["-q1h30m"]).unwrap().mode,
+            Mode::RunQueue(QueueRun { domain: None, interval: Some("1h30m".into()) })
+        );
         assert!(parse(&["-q1x"]).is_err());
         assert!(parse(&["-qIabc"]).is_err());
         // -q's argument is never the next word.

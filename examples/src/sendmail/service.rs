@@ -34,8 +34,9 @@ pub(crate) fn smtp_session(config: &Config, hostname: &str) -> Result<(), Failur
     let Some(addr) = submission_addr(config) else {
         return Err(not_running("the configuration has no [[listen]] with mode = \"smtp\"".into()));
     };
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
-        .map_err(|e| not_running(format!("cannot connect to the relay at {addr}: {e}; start it with `sendmail -bd`")))?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).map_err(|e| {
+        not_running(format!("cannot connect to the relay at {addr}: {e}; start it with `sendmail -bd`"))
+    })?;
     let mut upstream = stream.try_clone().map_err(|e| Failure::new(Exit::OsErr, e))?;
     // Standard input to the daemon, on a thread of its own: the two
     // directions must move independently (pipelining, the greeting first).
@@ -51,7 +52,9 @@ pub(crate) fn smtp_session(config: &Config, hostname: &str) -> Result<(), Failur
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(Failure::new(Exit::IoErr, format!("reading from the relay at {addr}: {error}"))),
+            Err(error) => {
+                return Err(Failure::new(Exit::IoErr, format!("reading from the relay at {addr}: {error}")));
+            }
         };
         if out.write_all(&buffer[..n]).and_then(|()| out.flush()).is_err() {
             // Whoever reads our output went away; so does the session.
@@ -68,7 +71,10 @@ pub(crate) fn run_queue(config: &Config, run: &QueueRun, verbose: bool) -> ExitC
     match ask_daemon(&socket, run.domain.as_deref()) {
         Ok(Answer::Scheduled(count)) => {
             if verbose {
-                eprintln!("sendmail: the relay scheduled {count} message{}", if count == 1 { "" } else { "s" });
+                eprintln!(
+                    "sendmail: the relay scheduled {count} message{}",
+                    if count == 1 { "" } else { "s" }
+                );
             }
             Exit::Ok.into()
         }

@@ -29,10 +29,9 @@ pub(crate) struct Submission {
 /// Runs `-bm`: reads standard input, prepares the message and submits it.
 pub(crate) fn run(options: &Options, config: &Config, hostname: &str) -> Result<(), Failure> {
     let mut input = Vec::new();
-    io::stdin()
-        .lock()
-        .read_to_end(&mut input)
-        .map_err(|e| Failure::new(Exit::IoErr, format!("cannot read the message from standard input: {e}")))?;
+    io::stdin().lock().read_to_end(&mut input).map_err(|e| {
+        Failure::new(Exit::IoErr, format!("cannot read the message from standard input: {e}"))
+    })?;
     let submission = build(options, hostname, &input, SystemTime::now())?;
     submit(options, config, hostname, &submission)
 }
@@ -80,10 +79,18 @@ pub(crate) fn build(
 
 /// Submits over SMTP to the first `smtp` listener; falls back to the spool
 /// when nothing answers there.
-fn submit(options: &Options, config: &Config, hostname: &str, submission: &Submission) -> Result<(), Failure> {
+fn submit(
+    options: &Options,
+    config: &Config,
+    hostname: &str,
+    submission: &Submission,
+) -> Result<(), Failure> {
     let Some(addr) = submission_addr(config) else {
         if options.verbose {
-            eprintln!("sendmail: no [[listen]] with mode = \"smtp\"; queueing in {}", config.spool.dir.display());
+            eprintln!(
+                "sendmail: no [[listen]] with mode = \"smtp\"; queueing in {}",
+                config.spool.dir.display()
+            );
         }
         return enqueue(options, config, submission, "the configuration has no smtp listener");
     };
@@ -113,7 +120,12 @@ pub(crate) fn submission_addr(config: &Config) -> Option<SocketAddr> {
 }
 
 /// One SMTP transaction with the daemon.
-fn smtp(options: &Options, hostname: &str, addr: SocketAddr, submission: &Submission) -> Result<MessageResult, Failure> {
+fn smtp(
+    options: &Options,
+    hostname: &str,
+    addr: SocketAddr,
+    submission: &Submission,
+) -> Result<MessageResult, Failure> {
     let mut config = ClientConfig::new(hostname);
     // The daemon is on this host: TLS would protect nothing, and its
     // certificate is often self-signed.
@@ -140,7 +152,9 @@ fn smtp(options: &Options, hostname: &str, addr: SocketAddr, submission: &Submis
 fn tls_client() -> Result<TlsClient, Failure> {
     TlsClientOptions::default()
         .build()
-        .or_else(|_| TlsClientOptions { dangerous_accept_invalid_certs: true, ..TlsClientOptions::default() }.build())
+        .or_else(|_| {
+            TlsClientOptions { dangerous_accept_invalid_certs: true, ..TlsClientOptions::default() }.build()
+        })
         .map_err(|e| Failure::new(Exit::Software, format!("cannot set up the SMTP client: {e}")))
 }
 
@@ -149,7 +163,8 @@ fn envelope(options: &Options, submission: &Submission) -> Envelope {
     let mut params = MailParams::default();
     params.ret = options.ret.as_deref().map(|ret| if ret == "full" { Ret::Full } else { Ret::Headers });
     params.envid = options.envid.as_deref().map(smarthost_smtp_core::xtext_encode);
-    params.body = options.body.as_deref().map(|b| if b == "7BIT" { Body::SevenBit } else { Body::EightBitMime });
+    params.body =
+        options.body.as_deref().map(|b| if b == "7BIT" { Body::SevenBit } else { Body::EightBitMime });
     envelope.mail_params = params;
     if let Some(notify) = options.notify.as_deref() {
         let notify = notify.split(',').fold(None::<Notify>, |set, word| {
@@ -174,9 +189,10 @@ fn envelope(options: &Options, submission: &Submission) -> Envelope {
 /// nothing was said and nothing can have been delivered.
 fn is_unreachable(result: &MessageResult) -> bool {
     !result.possible_duplicate
-        && result.recipients.iter().all(|r| {
-            r.failure == Some(FailureKind::Connection) && r.phase == Phase::Connect && !r.remote
-        })
+        && result
+            .recipients
+            .iter()
+            .all(|r| r.failure == Some(FailureKind::Connection) && r.phase == Phase::Connect && !r.remote)
 }
 
 /// sendmail's words for refused recipients, and the exit status.
@@ -207,12 +223,7 @@ fn exit_for(kind: FailureKind, recipient: &RecipientResult) -> Exit {
     if kind != FailureKind::Permanent {
         return Exit::TempFail;
     }
-    let status = recipient.status.to_string();
-    match (recipient.phase, status.get(..4)) {
-        (Phase::Rcpt, Some("5.1.")) => Exit::NoUser,
-        (_, Some("5.7.")) => Exit::NoPerm,
-        _ => Exit::DataErr,
-    }
+    Exit::for_status(&recipient.status.to_string())
 }
 
 /// Writes the message into the spool for the next `smarthost serve`.
@@ -243,9 +254,10 @@ fn enqueue(options: &Options, config: &Config, submission: &Submission, why: &st
         submission.recipients.iter().map(Recipient::new).collect(),
         Timestamp::now(),
     );
-    envelope.ret = options.ret.as_deref().map(|ret| {
-        if ret == "full" { smarthost_queue::Ret::Full } else { smarthost_queue::Ret::Headers }
-    });
+    envelope.ret = options
+        .ret
+        .as_deref()
+        .map(|ret| if ret == "full" { smarthost_queue::Ret::Full } else { smarthost_queue::Ret::Headers });
     envelope.envid.clone_from(&options.envid);
     envelope.client.protocol = "local".into();
     if let Some(notify) = options.notify.as_deref() {
@@ -316,7 +328,10 @@ fn split_list(word: &str) -> Vec<String> {
 
 fn check_address(address: &str) -> Result<(), Failure> {
     if address.chars().any(char::is_control) || address.starts_with('@') || address.ends_with('@') {
-        return Err(Failure::new(Exit::DataErr, format!("{}... Syntax error in address", address.escape_debug())));
+        return Err(Failure::new(
+            Exit::DataErr,
+            format!("{}... Syntax error in address", address.escape_debug()),
+        ));
     }
     Ok(())
 }
