@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
 
-use common::{Outcome, Scratch, Stdin};
+use common::{Outcome, Scratch};
 use proptest::prelude::*;
 use smarthost::sendmail::message::{Additions, header_addresses, prepare};
 use smarthost::sendmail::options::{Mode, Options};
@@ -507,6 +507,19 @@ fn verify_mode() {
     let outcome = sendmail(&scratch, &["-C", &cfg, "-bv", "bad@@x"], b"");
     assert_eq!(outcome.code, 65, "{}", outcome.stderr);
     assert!(outcome.stdout_text().starts_with("bad@@x... character '@'"), "{}", outcome.stdout_text());
+}
+
+#[test]
+fn a_message_over_the_size_limit_is_refused_before_sending() {
+    let scratch = Scratch::new();
+    let cfg = config(&scratch, closed_port());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\n[policy]\nmax_message_size = \"1kB\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    let outcome = sendmail(&scratch, &["-C", &cfg, "-f", "me@example.org", "a@example.org"], &[b'x'; 2000]);
+    assert_eq!(outcome.code, 65, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("max_message_size = 1kB"), "{}", outcome.stderr);
+    assert!(!scratch.exists("spool"), "nothing was queued");
 }
 
 #[test]

@@ -309,10 +309,10 @@ fn crack(address: &str) -> String {
 fn reply_text(reply: &str) -> &str {
     let mut rest = reply;
     for _ in 0..2 {
-        if let Some((word, after)) = rest.split_once(' ') {
-            if word.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                rest = after;
-            }
+        if let Some((word, after)) = rest.split_once(' ')
+            && word.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        {
+            rest = after;
         }
     }
     rest

@@ -28,10 +28,21 @@ pub(crate) struct Submission {
 
 /// Runs `-bm`: reads standard input, prepares the message and submits it.
 pub(crate) fn run(options: &Options, config: &Config, hostname: &str) -> Result<(), Failure> {
+    // The daemon refuses a message over its SIZE limit; reading no more
+    // than that (and a byte to tell) keeps a runaway pipe out of memory.
+    let limit = config.policy.max_message_size;
     let mut input = Vec::new();
-    io::stdin().lock().read_to_end(&mut input).map_err(|e| {
+    io::stdin().lock().take(limit.bytes().saturating_add(1)).read_to_end(&mut input).map_err(|e| {
         Failure::new(Exit::IoErr, format!("cannot read the message from standard input: {e}"))
     })?;
+    if input.len() as u64 > limit.bytes() {
+        return Err(Failure::new(
+            Exit::DataErr,
+            format!(
+                "552 5.3.4 Message is too large: over [policy] max_message_size = {limit}; it was not sent"
+            ),
+        ));
+    }
     let submission = build(options, hostname, &input, SystemTime::now())?;
     submit(options, config, hostname, &submission)
 }
