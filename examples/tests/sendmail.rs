@@ -523,6 +523,34 @@ fn a_message_over_the_size_limit_is_refused_before_sending() {
 }
 
 #[test]
+fn bd_passes_the_daemons_exit_status_through() {
+    let scratch = Scratch::new();
+    let direct = scratch.run(common::SMARTHOST, &["serve", "--config", "missing.toml"], common::Stdin::Null);
+    let outcome = sendmail(&scratch, &["-bd", "-q30m", "-C", "missing.toml"], b"");
+    assert_eq!(outcome.code, direct.code, "{}", outcome.stderr);
+    assert_ne!(outcome.code, 0);
+}
+
+#[test]
+fn bi_and_newaliases_build_the_aliases_database() {
+    let scratch = Scratch::new();
+    scratch.write("aliases", b"postmaster: root\n");
+    let cfg = scratch.write("relay.toml", b"hostname = \"gw.example.net\"\n[maps]\naliases = \"aliases\"\n");
+    let cfg = cfg.display().to_string();
+    let outcome = sendmail(&scratch, &["-bi", "-C", &cfg], b"");
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(scratch.exists("aliases.db"));
+    std::fs::remove_file(scratch.path("aliases.db")).unwrap();
+    let newaliases = scratch.path("newaliases");
+    std::os::unix::fs::symlink(SENDMAIL, &newaliases).unwrap();
+    let mut command = Command::new(&newaliases);
+    command.env("SMARTHOST_CONFIG", &cfg);
+    let outcome = run(&scratch, command, &[], b"");
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(scratch.exists("aliases.db"));
+}
+
+#[test]
 fn unreadable_configuration_exits_66() {
     let scratch = Scratch::new();
     let outcome = sendmail(&scratch, &["-C", "missing.toml", "-bp"], b"");

@@ -162,7 +162,8 @@ impl Options {
                     break;
                 }
                 if !flag.is_ascii() {
-                    return Err(invalid(char::from(flag)));
+                    // A multi-byte character: name it whole.
+                    return Err(invalid(cluster[at - 1..].chars().next().unwrap_or('?')));
                 }
                 if WITH_ARGUMENT.contains(&flag) {
                     let value = if at < bytes.len() {
@@ -440,6 +441,18 @@ mod tests {
         assert_eq!(parse(&["-f"]).unwrap_err().0, "option requires an argument -- 'f'");
         assert_eq!(parse(&["-bz"]).unwrap_err().0, "Invalid operation mode z");
         assert_eq!(parse(&["-fa", "-fb"]).unwrap_err().0, "More than one \"from\" person");
+    }
+
+    #[test]
+    fn a_non_ascii_option_is_named_whole() {
+        assert_eq!(parse(&["-té"]).unwrap_err().0, "invalid option -- 'é'");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_command_line_parses_or_is_refused(args in proptest::collection::vec("-?[a-zA-Z0-9é=:@.-]{0,6}", 0..6)) {
+            let _ = Options::parse("sendmail", args);
+        }
     }
 
     #[test]
