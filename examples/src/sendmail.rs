@@ -62,7 +62,10 @@
 //! `From ` line is dropped; `Bcc:` and `Resent-Bcc:` are removed; `From:`
 //! (`Full Name <sender>`), `Date:` (UTC) and `Message-ID:`
 //! (`<YYYYMMDDhhmmss.RANDOM@HOSTNAME>`) are added when missing; lines end in
-//! CRLF. The daemon adds its `Received:`.
+//! CRLF. A `Received: (from LOGIN@localhost) by HOSTNAME (smarthost
+//! sendmail); DATE` field goes first, naming the real user whatever `-f`
+//! says, as sendmail's submission program writes one; the daemon adds its
+//! own when it takes the message over SMTP.
 //!
 //! # Address test mode
 //!

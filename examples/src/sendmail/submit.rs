@@ -62,7 +62,17 @@ pub(crate) fn build(
         date: date(now),
         message_id: message_id(now, hostname),
     };
-    let Message { content, header_recipients } = prepare(cut_at_dot(input, options.ignore_dots), &additions);
+    let Message { content: prepared, header_recipients } =
+        prepare(cut_at_dot(input, options.ignore_dots), &additions);
+    // sendmail's submission program writes this trace too: it names the
+    // real user, whatever -f claims.
+    let mut content = format!(
+        "Received: (from {}@localhost)\r\n\tby {hostname} (smarthost sendmail);\r\n\t{}\r\n",
+        login_name(),
+        additions.date
+    )
+    .into_bytes();
+    content.extend_from_slice(&prepared);
     let given: Vec<String> =
         options.recipients.iter().flat_map(|word| split_list(word)).map(|a| qualify(&a, hostname)).collect();
     let recipients: Vec<String> = if options.read_recipients {
@@ -113,7 +123,7 @@ fn submit(
         }
         return enqueue(options, config, submission, &reason);
     }
-    report(options, &result)
+    report(options, &submission.sender, &result)
 }
 
 /// Where the daemon takes mail from this host: the first `smtp`
@@ -207,24 +217,33 @@ fn is_unreachable(result: &MessageResult) -> bool {
 }
 
 /// sendmail's words for refused recipients, and the exit status.
-fn report(options: &Options, result: &MessageResult) -> Result<(), Failure> {
+fn report(options: &Options, sender: &str, result: &MessageResult) -> Result<(), Failure> {
     let mut status = Exit::Ok;
+    // A refusal of the sender or of the whole message comes back once per
+    // recipient; it is said once.
+    let mut said: Vec<String> = Vec::new();
     for recipient in &result.recipients {
-        match recipient.failure {
-            None => {
-                if options.verbose {
-                    eprintln!("{}... Sent ({})", recipient.forward_path, recipient.reply);
-                }
+        let Some(kind) = recipient.failure else {
+            if options.verbose {
+                eprintln!("{}... Sent ({})", recipient.forward_path, recipient.reply);
             }
-            Some(kind) => {
-                eprintln!("sendmail: {}... {}", recipient.forward_path, recipient.reply);
-                status = status.max(exit_for(kind, recipient));
-            }
+            continue;
+        };
+        status = status.max(exit_for(kind, recipient));
+        let line = match recipient.phase {
+            Phase::Rcpt => format!("{}... {}", recipient.forward_path, recipient.reply),
+            Phase::Mail if sender.is_empty() => format!("<>... {}", recipient.reply),
+            Phase::Mail => format!("{sender}... {}", recipient.reply),
+            _ => recipient.reply.to_string(),
+        };
+        if !said.contains(&line) {
+            eprintln!("sendmail: {line}");
+            said.push(line);
         }
     }
     match status {
         Exit::Ok => Ok(()),
-        // The messages are printed above, one per recipient.
+        // The messages are printed above.
         status => Err(Failure::new(status, "")),
     }
 }
@@ -307,7 +326,7 @@ fn sender(options: &Options, hostname: &str) -> Result<String, Failure> {
 }
 
 /// The user running the command: `id -un` (the real user, as sendmail's
-/// getpwuid), else `$LOGNAME` or `$USER`, else `root`'s absence named.
+/// getpwuid), else `$LOGNAME` or `$USER`, else `nobody`.
 fn login_name() -> String {
     let from_id = std::process::Command::new("id")
         .arg("-un")
@@ -315,11 +334,18 @@ fn login_name() -> String {
         .ok()
         .filter(|out| out.status.success())
         .and_then(|out| String::from_utf8(out.stdout).ok())
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty());
+        .map(|name| name.trim().to_string());
+    // The environment is the caller's to set: only characters that cannot
+    // break an address or a header line are kept.
+    let clean = |name: String| -> Option<String> {
+        let name: String =
+            name.chars().filter(|c| c.is_ascii_graphic() && !"<>()@,;:\\\"[]".contains(*c)).collect();
+        (!name.is_empty()).then_some(name)
+    };
     from_id
-        .or_else(|| std::env::var("LOGNAME").ok().filter(|n| !n.is_empty()))
-        .or_else(|| std::env::var("USER").ok().filter(|n| !n.is_empty()))
+        .and_then(clean)
+        .or_else(|| std::env::var("LOGNAME").ok().and_then(clean))
+        .or_else(|| std::env::var("USER").ok().and_then(clean))
         .unwrap_or_else(|| "nobody".into())
 }
 
