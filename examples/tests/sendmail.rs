@@ -317,6 +317,24 @@ fn a_lone_dot_ends_the_message_without_i() {
 }
 
 #[test]
+fn the_default_sender_is_the_login_name_at_the_host_name() {
+    let scratch = Scratch::new();
+    let (port, server) = recording_server();
+    let cfg = config(&scratch, port);
+    let outcome = sendmail(&scratch, &["-C", &cfg, "alice@example.org"], b"Subject: x\n\nhi\n");
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let login = Command::new("id").arg("-un").output().unwrap();
+    let login = String::from_utf8(login.stdout).unwrap();
+    let transcript = server.join().unwrap();
+    assert_eq!(transcript.mail, format!("MAIL FROM:<{}@gw.example.net>", login.trim()));
+    assert!(
+        transcript.data.contains(&format!("\r\nFrom: {}@gw.example.net\r\n", login.trim())),
+        "{}",
+        transcript.data
+    );
+}
+
+#[test]
 fn with_t_header_recipients_go_and_command_line_ones_are_removed() {
     let scratch = Scratch::new();
     let (port, server) = recording_server();
