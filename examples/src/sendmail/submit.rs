@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use smarthost_queue::{FsOptions, Recipient, Spool, StorageError, Timestamp};
 use smarthost_relay::{Config, ListenMode};
@@ -17,6 +17,9 @@ use smarthost_smtp_core::{
 use super::message::{Additions, Message, cut_at_dot, date, from_value, message_id, prepare};
 use super::options::Options;
 use super::{Exit, Failure};
+
+/// How long connecting to the daemon may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What is submitted: the envelope and the prepared content.
 #[derive(Debug)]
@@ -151,6 +154,9 @@ fn smtp(
     // The daemon is on this host: TLS would protect nothing, and its
     // certificate is often self-signed.
     config.tls = TlsPolicy::Disabled;
+    // The daemon is on this host: it answers at once or not at all, and
+    // then the message goes to the spool rather than waiting minutes.
+    config.timeouts.connect = CONNECT_TIMEOUT;
     let tls = tls_client()?;
     let envelope = envelope(options, submission);
     let runtime = tokio::runtime::Builder::new_current_thread()
