@@ -39,7 +39,7 @@
 //! | `-C FILE` | the configuration file |
 //! | `-f ADDR`, `-r ADDR` | the envelope sender (`-f '<>'` the null sender); default `LOGIN@HOSTNAME` (the login name from `id -un`, else `$LOGNAME`/`$USER`) |
 //! | `-F NAME` | the full name in an added `From:` (default `$NAME`) |
-//! | `-t` | recipients from `To:`, `Cc:`, `Bcc:` (or only the `Resent-` ones when there are any). As in sendmail 8 (not Postfix), addresses on the command line are then *removed*: they get no copy even when the header lists them |
+//! | `-t` | recipients from `To:`, `Cc:`, `Bcc:` (or only the `Resent-` ones when there are any). Addresses on the command line are then *removed*: they get no copy even when the header lists them. This is what the BSD sendmail manual promises ("any addresses in the argument list will be suppressed") and what Exim does; the O'Reilly sendmail book describes sendmail 8 as adding them, and Postfix adds them. Programs that pass both are rare; the removal is the safer reading (it never sends more than asked) |
 //! | `-i`, `-oi`, `-O IgnoreDots` | a line holding only `.` does not end the message; without it, it does |
 //! | `-v` | say what happens, on standard error |
 //! | `-N never\|success,failure,delay` | DSN `NOTIFY` for every recipient |

@@ -79,9 +79,9 @@ pub(crate) fn build(
     let given: Vec<String> =
         options.recipients.iter().flat_map(|word| split_list(word)).map(|a| qualify(&a, hostname)).collect();
     let recipients: Vec<String> = if options.read_recipients {
-        // sendmail 8's -t: addresses on the command line are suppressed,
-        // that is, they get no copy even when the header lists them
-        // (Postfix and Exim add them instead).
+        // -t as the BSD sendmail manual words it, and Exim does: addresses
+        // on the command line are suppressed, that is, they get no copy
+        // even when the header lists them (Postfix adds them instead).
         let found: Vec<String> = header_recipients.iter().map(|a| qualify(a, hostname)).collect();
         found.into_iter().filter(|a| !given.iter().any(|g| g.eq_ignore_ascii_case(a))).collect()
     } else {
