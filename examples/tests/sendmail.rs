@@ -589,3 +589,52 @@ fn unreadable_configuration_exits_66() {
     assert_eq!(outcome.code, 66, "{}", outcome.stderr);
     assert!(outcome.stderr.contains("missing.toml"), "{}", outcome.stderr);
 }
+
+// ---- against the project's own SMTP server ----
+
+/// The smtp-core server's policy here: accept everything, keep the messages.
+struct Keep(Vec<smarthost_smtp_core::Transaction>);
+
+impl smarthost_smtp_core::tokio::ServerPolicy for Keep {
+    async fn decide(&mut self, question: smarthost_smtp_core::Question) -> smarthost_smtp_core::Verdict {
+        match question {
+            smarthost_smtp_core::Question::Message(transaction) => {
+                self.0.push(*transaction);
+                smarthost_smtp_core::Verdict::queued("K1")
+            }
+            _ => smarthost_smtp_core::Verdict::accept(),
+        }
+    }
+}
+
+#[test]
+fn submits_to_the_projects_smtp_server() {
+    let scratch = Scratch::new();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let cfg = config(&scratch, listener.local_addr().unwrap().port());
+    let server = thread::spawn(move || {
+        runtime.block_on(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let config =
+                std::sync::Arc::new(smarthost_smtp_core::ServerConfig::new("relay.example").unwrap());
+            let mut policy = Keep(Vec::new());
+            smarthost_smtp_core::tokio::serve_connection(tcp, config, None, &mut policy).await.unwrap();
+            policy.0
+        })
+    });
+    let input = b"To: Alice <alice@example.org>\nBcc: carol@example.net\nSubject: hi\n\n.leading dot\n.\n";
+    let outcome = sendmail(&scratch, &["-C", &cfg, "-t", "-i", "-f", "bob@example.org"], input);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let kept = server.join().unwrap();
+    assert_eq!(kept.len(), 1);
+    let transaction = &kept[0];
+    assert_eq!(transaction.reverse_path.to_string(), "<bob@example.org>");
+    let recipients: Vec<String> = transaction.recipients.iter().map(|r| r.forward_path.to_string()).collect();
+    assert_eq!(recipients, ["<alice@example.org>", "<carol@example.net>"]);
+    let content = String::from_utf8_lossy(&transaction.content[transaction.received_len..]).into_owned();
+    assert!(content.starts_with("Received: (from "), "{content}");
+    assert!(!content.contains("carol"), "{content}");
+    // Dot-stuffed by our client, unstuffed by the server: the lines as given.
+    assert!(content.ends_with("\r\n\r\n.leading dot\r\n.\r\n"), "{content}");
+}
