@@ -207,6 +207,15 @@ struct Transcript {
     data: String,
 }
 
+/// The forward paths of the RCPT commands, without brackets or parameters.
+fn rcpt_paths(transcript: &Transcript) -> Vec<String> {
+    transcript
+        .rcpt
+        .iter()
+        .map(|line| line[line.find('<').unwrap() + 1..line.find('>').unwrap()].to_string())
+        .collect()
+}
+
 /// Accepts one connection and plays an ESMTP server that refuses
 /// recipients whose local part is `unknown`.
 fn recording_server() -> (u16, thread::JoinHandle<Transcript>) {
@@ -232,7 +241,7 @@ fn serve(stream: TcpStream) -> Transcript {
         }
         let upper = line.to_ascii_uppercase();
         let reply: String = if upper.starts_with("EHLO") {
-            "250-test.example\r\n250 8BITMIME\r\n".into()
+            "250-test.example\r\n250-8BITMIME\r\n250 DSN\r\n".into()
         } else if upper.starts_with("MAIL FROM:") {
             transcript.mail = line.trim_end().to_string();
             "250 2.1.0 Ok\r\n".into()
@@ -278,7 +287,7 @@ fn submits_over_smtp_and_adds_the_missing_fields() {
     assert_eq!(outcome.stdout, b"", "silent on success");
     let transcript = server.join().unwrap();
     assert_eq!(transcript.mail, "MAIL FROM:<bob@gw.example.net>");
-    assert_eq!(transcript.rcpt, ["RCPT TO:<alice@example.org>"]);
+    assert_eq!(rcpt_paths(&transcript), ["alice@example.org"]);
     let data = transcript.data;
     let (received, data) = data.split_at(data.find("To: ").unwrap());
     assert!(
@@ -295,6 +304,40 @@ fn submits_over_smtp_and_adds_the_missing_fields() {
     assert!(data.contains("\r\nMessage-ID: <") && data.contains("@gw.example.net>\r\n\r\n"), "{data}");
     // With -i the lone dot is content, dot-stuffed on the wire.
     assert!(data.ends_with("\r\n\r\nline one\r\n..\r\nafter the dot\r\n"), "{data}");
+}
+
+#[test]
+fn dsn_options_become_smtp_parameters() {
+    let scratch = Scratch::new();
+    let (port, server) = recording_server();
+    let cfg = config(&scratch, port);
+    let args = [
+        "-C",
+        &cfg,
+        "-f",
+        "bob@example.org",
+        "-N",
+        "success,failure",
+        "-R",
+        "hdrs",
+        "-V",
+        "id+1",
+        "-B",
+        "8BITMIME",
+    ];
+    let outcome = sendmail(&scratch, &[&args[..], &["alice@example.org"]].concat(), b"hi\n");
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let transcript = server.join().unwrap();
+    let mail = transcript.mail.to_ascii_uppercase();
+    assert!(mail.starts_with("MAIL FROM:<BOB@EXAMPLE.ORG>"), "{mail}");
+    for parameter in ["RET=HDRS", "ENVID=ID+2B1", "BODY=8BITMIME"] {
+        assert!(mail.contains(parameter), "{parameter} in {mail}");
+    }
+    assert!(
+        transcript.rcpt[0].to_ascii_uppercase().contains("NOTIFY=SUCCESS,FAILURE"),
+        "{:?}",
+        transcript.rcpt
+    );
 }
 
 #[test]
@@ -343,7 +386,7 @@ fn with_t_header_recipients_go_and_command_line_ones_are_removed() {
     let outcome = sendmail(&scratch, &["-C", &cfg, "-t", "-f", "me@example.org", "bob@example.org"], input);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let transcript = server.join().unwrap();
-    assert_eq!(transcript.rcpt, ["RCPT TO:<alice@example.org>", "RCPT TO:<carol@gw.example.net>"]);
+    assert_eq!(rcpt_paths(&transcript), ["alice@example.org", "carol@gw.example.net"]);
     assert!(!transcript.data.contains("Bcc") && !transcript.data.contains("carol"), "{}", transcript.data);
 }
 
@@ -464,7 +507,7 @@ fn bs_relays_the_session() {
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     assert_eq!(
         outcome.stdout_text(),
-        "220 test.example ESMTP\r\n250-test.example\r\n250 8BITMIME\r\n221 2.0.0 Bye\r\n"
+        "220 test.example ESMTP\r\n250-test.example\r\n250-8BITMIME\r\n250 DSN\r\n221 2.0.0 Bye\r\n"
     );
     server.join().unwrap();
 }
