@@ -9,6 +9,7 @@ pub mod policy;
 pub mod queue;
 pub mod rewrite;
 pub mod route;
+pub mod sendmail;
 pub mod serve;
 
 mod exit;
