@@ -178,3 +178,32 @@ fn a_broken_configuration_does_not_start() {
     assert_eq!(output.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&output.stderr).contains("policy.max_recipients"));
 }
+
+/// The path real mail programs take: bsd-mailx runs `sendmail -i -t`,
+/// which hands the message to the running relay, which delivers it.
+#[test]
+fn mailx_sends_through_sendmail_t_i() {
+    if std::process::Command::new("mailx").arg("-V").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "mailx is missing; .ci/run installs bsd-mailx");
+        eprintln!("skipped: no mailx (apt-get install bsd-mailx)");
+        return;
+    }
+    let serve = Serve::start(&example_config(), &[("mail/alice/Maildir/cur/.keep", "")]);
+    let mailrc = serve.path("mailrc");
+    fs::write(&mailrc, format!("set sendmail={}\n", env!("CARGO_BIN_EXE_sendmail"))).unwrap();
+    let mut child = std::process::Command::new("mailx")
+        .args(["-s", "from mailx", "alice@localhost"])
+        .env("MAILRC", &mailrc)
+        .env("SMARTHOST_CONFIG", serve.path("relay.toml"))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"Written in mailx.\n.\nThe line above is a lone dot.\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let messages = maildir_messages(&serve.path("mail/alice/Maildir"), 1, Duration::from_secs(15));
+    assert_eq!(messages.len(), 1, "log:\n{}", serve.log());
+    let message = &messages[0];
+    assert!(message.contains("Subject: from mailx"), "{message}");
+    assert!(message.contains("Written in mailx.\n.\nThe line above is a lone dot.\n"), "{message}");
+}
