@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -400,30 +400,5 @@ async fn control_loop(shared: Arc<Shared>, socket: UnixListener) {
             };
             let _ = write.write_all(answer.as_bytes()).await;
         });
-    }
-}
-
-/// Asks a running relay to run its queue: `Ok(Some(n))` when one answered,
-/// `Ok(None)` when none is running.
-pub async fn request_queue_run(spool_dir: &Path, domain: Option<&str>) -> io::Result<Option<usize>> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let stream = match tokio::net::UnixStream::connect(spool_dir.join(CONTROL_SOCKET)).await {
-        Ok(stream) => stream,
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => {
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
-    let (read, mut write) = stream.into_split();
-    let request = match domain {
-        Some(domain) => format!("run {domain}\n"),
-        None => "run\n".to_owned(),
-    };
-    write.write_all(request.as_bytes()).await?;
-    let mut line = String::new();
-    BufReader::new(read).read_line(&mut line).await?;
-    match line.trim_end().split_once(' ') {
-        Some(("ok", count)) => Ok(Some(count.parse().unwrap_or(0))),
-        _ => Err(io::Error::other(format!("the relay answered: {}", line.trim_end()))),
     }
 }

@@ -16,6 +16,6 @@ pub use config::{
     LocalDelivery, Location, LogConfig, LogFormat, MailerConfig, MapsConfig, MasqueradeConfig, PolicyConfig,
     Problem, QueueConfig, RoutingConfig, Severity, SpoolConfig, TlsConfig, format_duration, parse_duration,
 };
-pub use engine::{CONTROL_SOCKET, Relay, StartError, request_queue_run};
+pub use engine::{CONTROL_SOCKET, Relay, StartError};
 pub use log::Log;
 pub use tables::{LoadError, Tables};
