@@ -57,6 +57,9 @@ struct Args {
     /// Run STARTTLS in every session (the certificate is checked against a throwaway CA).
     #[arg(long)]
     starttls: bool,
+    /// Send MAIL, RCPT and DATA one at a time even when the server offers PIPELINING.
+    #[arg(long)]
+    no_pipelining: bool,
     /// Idle connections for the memory figure; 0 skips that phase.
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
@@ -77,6 +80,9 @@ struct Args {
     /// Keep the run's directory afterwards.
     #[arg(long)]
     keep: bool,
+    /// Threads for the load program (clients and sink); 1 runs everything on one thread.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: u16,
     /// Seconds to wait for the sink to receive every accepted message.
     #[arg(long, default_value_t = 120)]
     drain_timeout: u64,
@@ -116,7 +122,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = if args.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(args.threads.into());
+        builder
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("relay_load: cannot start the tokio runtime: {e}");
@@ -215,6 +228,7 @@ async fn run(args: &Args, fd_limit: u64) -> Result<bool, String> {
         messages: args.messages,
         size: args.size,
         starttls: pki.as_ref().map(|pki| pki.connector.clone()),
+        pipelining: !args.no_pipelining,
     };
     let started = Instant::now();
     let mut sessions = tokio::task::JoinSet::new();
@@ -312,6 +326,8 @@ struct Totals {
     accepted: u64,
     refused: u64,
     not_sent: u64,
+    pipelined_sessions: usize,
+    sessions: usize,
     first_mail: Option<Instant>,
     last_accept: Option<Instant>,
     latencies: Percentiles,
@@ -325,6 +341,8 @@ impl From<Vec<SessionReport>> for Totals {
             accepted: 0,
             refused: 0,
             not_sent: 0,
+            pipelined_sessions: 0,
+            sessions: 0,
             first_mail: None,
             last_accept: None,
             latencies: Percentiles::new(Vec::new()),
@@ -334,6 +352,8 @@ impl From<Vec<SessionReport>> for Totals {
             totals.accepted += report.accepted;
             totals.refused += report.refused;
             totals.not_sent += report.not_sent;
+            totals.pipelined_sessions += usize::from(report.pipelined);
+            totals.sessions += 1;
             totals.first_mail = earliest(totals.first_mail, report.first_mail);
             totals.last_accept = totals.last_accept.max(report.last_accept);
             latencies.extend(report.latencies);
@@ -409,6 +429,7 @@ fn print_throughput(totals: &Totals, figures: &Figures, sink: &Sink, cpu: &Cpu) 
     let secs =
         |d: Option<Duration>| d.map_or_else(|| "NA".to_owned(), |d| format!("{:.3} s", d.as_secs_f64()));
     println!("throughput:");
+    println!("  pipelining:    {} of {} sessions", totals.pipelined_sessions, totals.sessions);
     println!(
         "  accepted:      {} in {} (first MAIL to last 250): {} msg/s",
         totals.accepted,
