@@ -123,3 +123,31 @@ async fn read_reply(conn: &mut BufReader<TcpStream>, line: &mut String, code: u1
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::Sink;
+
+    /// The sink stands in for the relay, in this process: every connection
+    /// shows twice in its descriptors, the client's end and the server's.
+    /// Other tests open and close files meanwhile, hence the slack.
+    #[tokio::test]
+    async fn opens_greets_and_closes() {
+        let sink = Sink::start(None).await.unwrap();
+        let report = measure(sink.addr, Pid::This, 200).await.unwrap();
+        assert_eq!((report.open, report.wanted), (200, 200), "{:?}", report.first_error);
+        assert!(report.fds.1 >= report.fds.0 + 350, "{:?}", report.fds);
+        assert!(report.bytes_per_connection().is_some());
+        assert!(Pid::This.open_fds().unwrap() <= report.fds.0 + 50, "the connections are closed");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_a_failure_not_a_hang() {
+        let port = crate::relay::free_port().unwrap();
+        let report = measure(SocketAddr::from(([127, 0, 0, 1], port)), Pid::This, 3).await.unwrap();
+        assert_eq!(report.open, 0);
+        assert!(report.first_error.as_deref().unwrap().contains("connect to"));
+        assert_eq!(report.bytes_per_connection(), None);
+    }
+}
