@@ -197,7 +197,7 @@ async fn run(args: &Args, fd_limit: u64) -> Result<bool, String> {
             dir.path().join("relay.toml").display()
         );
         println!("  relay log:     {}", dir.path().join("relay.log").display());
-        let relay = Relay::start(&binary, dir.path(), &setup)?;
+        let relay = Relay::start(&binary, dir.path(), &setup).await?;
         println!("  relay pid:     {}, listening on {}", relay.pid, relay.addr);
         Some(relay)
     };

@@ -2,11 +2,13 @@
 //! process, and waiting for it to listen.
 
 use std::fs::File;
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead as _, BufReader};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 
 /// How long `smarthost serve` has to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -97,7 +99,7 @@ pub(crate) fn free_port() -> Result<u16, String> {
 impl Relay {
     /// Writes `relay.toml` into `dir`, starts `binary serve --config` there
     /// with its output in `dir/relay.log`, and waits until it greets a client.
-    pub(crate) fn start(binary: &Path, dir: &Path, setup: &RelaySetup<'_>) -> Result<Relay, String> {
+    pub(crate) async fn start(binary: &Path, dir: &Path, setup: &RelaySetup<'_>) -> Result<Relay, String> {
         if !binary.is_file() {
             return Err(format!(
                 "no smarthost binary at {}; build it with `cargo build --release -p smarthost --bin \
@@ -124,7 +126,7 @@ impl Relay {
         let pid = child.id();
         let addr = SocketAddr::from(([127, 0, 0, 1], setup.port));
         let mut relay = Relay { child, pid, addr, log };
-        relay.wait_for_greeting()?;
+        relay.wait_for_greeting().await?;
         Ok(relay)
     }
 
@@ -151,16 +153,16 @@ impl Relay {
         }
     }
 
-    fn wait_for_greeting(&mut self) -> Result<(), String> {
+    async fn wait_for_greeting(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         let mut last_error = String::new();
         while Instant::now() < deadline {
             self.check_alive().map_err(|e| format!("smarthost serve did not start: {e}"))?;
-            match greeting(self.addr) {
+            match greeting(self.addr).await {
                 Ok(()) => return Ok(()),
                 Err(e) => last_error = e,
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Err(format!(
             "smarthost serve did not start: no SMTP greeting on {} within {} s ({last_error}); {}",
@@ -180,18 +182,23 @@ impl Drop for Relay {
     }
 }
 
-/// Connects, reads a `220` greeting, and says QUIT.
-fn greeting(addr: SocketAddr) -> Result<(), String> {
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).map_err(|e| format!("reading the greeting: {e}"))?;
-    if !line.starts_with("220") {
-        return Err(format!("the greeting was `{}`, not 220", line.trim_end()));
-    }
-    let _ = reader.get_mut().write_all(b"QUIT\r\n");
-    Ok(())
+/// Connects, reads a `220` greeting, and says QUIT. Async, because the
+/// sink that a relay might need for its greeting runs on this runtime too.
+async fn greeting(addr: SocketAddr) -> Result<(), String> {
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        let mut reader = tokio::io::BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).await.map_err(|e| format!("reading the greeting: {e}"))?;
+        if !line.starts_with("220") {
+            return Err(format!("the greeting was `{}`, not 220", line.trim_end()));
+        }
+        let _ = reader.get_mut().write_all(b"QUIT\r\n").await;
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(2), exchange)
+        .await
+        .unwrap_or_else(|_| Err("no greeting within 2 s".to_owned()))
 }
 
 #[cfg(test)]
@@ -211,21 +218,21 @@ mod tests {
         assert!(text.contains("[tls]\ncert = \"/tmp/x/cert.pem\"\nkey = \"/tmp/x/key.pem\"\n"), "{text}");
     }
 
-    #[test]
-    fn a_missing_binary_is_named_with_the_fix() {
+    #[tokio::test]
+    async fn a_missing_binary_is_named_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
         let setup = RelaySetup { port: 1, sink_port: 2, sync: "group", tls: None };
-        let error = Relay::start(&dir.path().join("smarthost"), dir.path(), &setup).unwrap_err();
+        let error = Relay::start(&dir.path().join("smarthost"), dir.path(), &setup).await.unwrap_err();
         assert!(error.contains("cargo build --release -p smarthost --bin smarthost"), "{error}");
     }
 
-    #[test]
-    fn a_relay_that_exits_shows_its_log() {
+    #[tokio::test]
+    async fn a_relay_that_exits_shows_its_log() {
         // `sh serve --config FILE` fails at once (no such script), as a relay
         // without a `serve` command would.
         let dir = tempfile::tempdir().unwrap();
         let setup = RelaySetup { port: free_port().unwrap(), sink_port: 2, sync: "group", tls: None };
-        let error = Relay::start(Path::new("/bin/sh"), dir.path(), &setup).unwrap_err();
+        let error = Relay::start(Path::new("/bin/sh"), dir.path(), &setup).await.unwrap_err();
         assert!(error.starts_with("smarthost serve did not start: smarthost serve exited"), "{error}");
         assert!(error.contains("relay.log"), "{error}");
     }
