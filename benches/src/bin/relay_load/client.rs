@@ -217,10 +217,12 @@ async fn envelope_pipelined<S: AsyncRead + AsyncWrite + Unpin>(
             let reply = String::from_utf8_lossy(line).trim_end().to_owned();
             refusal = Some(format!("{step} (pipelined): expected {code}, got `{reply}`"));
         }
-        if step == "DATA" && got == 354 && refusal.is_some() {
-            if let Err(broken @ Failure::Broken(_)) = expect(conn, line, Some(b".\r\n"), 250).await {
-                return Err(broken);
-            }
+        if step == "DATA"
+            && got == 354
+            && refusal.is_some()
+            && let Err(broken @ Failure::Broken(_)) = expect(conn, line, Some(b".\r\n"), 250).await
+        {
+            return Err(broken);
         }
     }
     refusal.map_or(Ok(()), |reply| Err(Failure::Refused(reply)))
