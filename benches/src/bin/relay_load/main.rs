@@ -149,12 +149,15 @@ fn main() -> ExitCode {
 /// The whole run; `Ok(false)` when it finished but messages failed or were
 /// not delivered.
 async fn run(args: &Args, fd_limit: u64) -> Result<bool, String> {
-    let dir = match &args.dir {
+    let temp = match &args.dir {
         Some(parent) => tempfile::Builder::new().prefix("relay_load.").tempdir_in(parent),
         None => tempfile::Builder::new().prefix("relay_load.").tempdir(),
     }
     .map_err(|e| format!("cannot make the run's directory: {e}"))?;
-    let pki = if args.starttls { Some(tls::make_pki(dir.path())?) } else { None };
+    // With --keep the directory outlives failures too: its log says why.
+    let (dir, _removed_at_end) =
+        if args.keep { (temp.keep(), None) } else { (temp.path().to_owned(), Some(temp)) };
+    let pki = if args.starttls { Some(tls::make_pki(&dir)?) } else { None };
 
     // The sink speaks STARTTLS only when the clients talk to it directly;
     // the relay reaches it in plain text (`[mailers.relay] tls = "none"`).
@@ -167,67 +170,90 @@ async fn run(args: &Args, fd_limit: u64) -> Result<bool, String> {
     let sink = Sink::start(sink_tls).await.map_err(|e| format!("cannot start the sink: {e}"))?;
 
     let mode = if args.starttls { "STARTTLS" } else { "plain" };
+    let target = if args.direct {
+        "directly to the sink (--direct)".to_owned()
+    } else {
+        format!("sync={}", args.sync.as_str())
+    };
     println!(
-        "relay_load: {} sessions x {} messages of {} bytes, {mode}, {}",
-        args.sessions,
-        args.messages,
-        args.size,
-        if args.direct {
-            "directly to the sink (--direct)".to_owned()
-        } else {
-            format!("sync={}", args.sync.as_str())
-        }
+        "relay_load: {} sessions x {} messages of {} bytes, {mode}, {target}",
+        args.sessions, args.messages, args.size
     );
-    println!("  run directory: {}{}", dir.path().display(), on_filesystem(dir.path()));
+    let kept = if args.keep { ", kept (--keep)" } else { "" };
+    println!("  run directory: {}{}{kept}", dir.display(), on_filesystem(&dir));
     println!("  sink:          {}", sink.addr);
 
-    let mut relay = if args.direct {
-        None
-    } else {
-        let binary = smarthost_binary(args.smarthost.as_deref());
-        let setup = RelaySetup {
-            port: relay::free_port()?,
-            sink_port: sink.addr.port(),
-            sync: args.sync.as_str(),
-            tls: pki.as_ref().map(|pki| (pki.cert.as_path(), pki.key.as_path())),
-        };
-        println!(
-            "  relay:         {} serve --config {}",
-            binary.display(),
-            dir.path().join("relay.toml").display()
-        );
-        println!("  relay log:     {}", dir.path().join("relay.log").display());
-        let relay = Relay::start(&binary, dir.path(), &setup).await?;
-        println!("  relay pid:     {}, listening on {}", relay.pid, relay.addr);
-        Some(relay)
-    };
-
-    // Idle first: on a fresh relay the connections' memory has to come from
-    // the system, instead of hiding in heap the throughput phase left free.
-    let idle = match &relay {
-        Some(relay) if args.idle > 0 => {
-            let wanted = args.idle.min(usable_fds(fd_limit));
-            if wanted < args.idle {
-                println!(
-                    "  idle: only {wanted} of {} connections fit under the open-file limit {fd_limit}",
-                    args.idle
-                );
-            }
-            Some(idle::measure(relay.addr, Pid::Other(relay.pid), wanted).await?)
-        }
+    let mut relay =
+        if args.direct { None } else { Some(start_relay(args, &dir, &sink, pki.as_ref()).await?) };
+    let idle = match relay.as_mut() {
+        Some(relay) if args.idle > 0 => Some(idle_phase(args, relay, fd_limit).await?),
         _ => None,
     };
-    if let Some(idle) = &idle {
-        print_idle(idle);
+    let (totals, figures, cpu, drained) = throughput_phase(args, &sink, relay.as_mut(), pki.as_ref()).await?;
+    print_throughput(&totals, &figures, &sink, &cpu);
+    if let Err(e) = drained {
+        println!("  DRAIN FAILED:  {e}");
     }
+    print_targets(args, &totals, &figures, idle.as_ref());
+    println!("{}", result_line(args, &totals, &figures, idle.as_ref(), &cpu));
+    Ok(totals.refused == 0
+        && totals.not_sent == 0
+        && figures.undelivered == 0
+        && sink.counts.duplicates() == 0)
+}
 
+/// Writes the configuration and starts `smarthost serve` relaying to `sink`.
+async fn start_relay(args: &Args, dir: &Path, sink: &Sink, pki: Option<&tls::Pki>) -> Result<Relay, String> {
+    let binary = smarthost_binary(args.smarthost.as_deref());
+    let setup = RelaySetup {
+        port: relay::free_port()?,
+        sink_port: sink.addr.port(),
+        sync: args.sync.as_str(),
+        tls: pki.map(|pki| (pki.cert.as_path(), pki.key.as_path())),
+    };
+    println!("  relay:         {} serve --config {}", binary.display(), dir.join("relay.toml").display());
+    println!("  relay log:     {}", dir.join("relay.log").display());
+    let relay = Relay::start(&binary, dir, &setup).await?;
+    println!("  relay pid:     {}, listening on {}", relay.pid, relay.addr);
+    Ok(relay)
+}
+
+/// Memory per idle connection, measured before the throughput phase: on a
+/// fresh relay the connections' memory has to come from the system,
+/// instead of hiding in heap that the throughput phase left free.
+async fn idle_phase(args: &Args, relay: &mut Relay, fd_limit: u64) -> Result<IdleReport, String> {
+    let wanted = args.idle.min(usable_fds(fd_limit));
+    if wanted < args.idle {
+        println!(
+            "  idle: only {wanted} of {} connections fit under the open-file limit {fd_limit}",
+            args.idle
+        );
+    }
+    let idle = match idle::measure(relay.addr, Pid::Other(relay.pid), wanted).await {
+        Ok(idle) => idle,
+        // A relay that died is the likelier story; its log says why.
+        Err(e) => return Err(relay.check_alive().err().unwrap_or(e)),
+    };
+    print_idle(&idle);
+    relay.check_alive()?;
+    Ok(idle)
+}
+
+/// The sessions, then the wait for the sink to have every accepted
+/// message; the drain's failure is reported with the figures, not instead.
+async fn throughput_phase(
+    args: &Args,
+    sink: &Sink,
+    relay: Option<&mut Relay>,
+    pki: Option<&tls::Pki>,
+) -> Result<(Totals, Figures, Cpu, Result<(), String>), String> {
     let target = relay.as_ref().map_or(sink.addr, |relay| relay.addr);
     let relay_pid = relay.as_ref().map(|relay| Pid::Other(relay.pid));
     let cpu_before = (relay_pid.and_then(Pid::cpu_time), Pid::This.cpu_time());
     let load = Load {
         messages: args.messages,
         size: args.size,
-        starttls: pki.as_ref().map(|pki| pki.connector.clone()),
+        starttls: pki.map(|pki| pki.connector.clone()),
         pipelining: !args.no_pipelining,
     };
     let started = Instant::now();
@@ -240,31 +266,15 @@ async fn run(args: &Args, fd_limit: u64) -> Result<bool, String> {
         reports.push(joined.map_err(|e| format!("a client session panicked: {e}"))?);
     }
     let totals = Totals::from(reports);
-
-    let drained =
-        wait_for_sink(&sink, totals.accepted, Duration::from_secs(args.drain_timeout), relay.as_mut()).await;
+    let timeout = Duration::from_secs(args.drain_timeout);
+    let drained = wait_for_sink(sink, totals.accepted, timeout, relay).await;
     let cpu_after = (relay_pid.and_then(Pid::cpu_time), Pid::This.cpu_time());
     let cpu = Cpu {
         relay: cpu_before.0.zip(cpu_after.0).map(|(before, after)| after.saturating_sub(before)),
         this: cpu_before.1.zip(cpu_after.1).map(|(before, after)| after.saturating_sub(before)),
     };
-    let figures = Figures::new(&totals, &sink, started);
-    print_throughput(&totals, &figures, &sink, &cpu);
-    if let Err(e) = drained {
-        println!("  DRAIN FAILED:  {e}");
-    }
-    print_targets(args, &totals, &figures, idle.as_ref());
-    println!("{}", result_line(args, &totals, &figures, idle.as_ref(), &cpu));
-
-    drop(relay);
-    if args.keep {
-        let kept = dir.keep();
-        println!("kept {}", kept.display());
-    }
-    Ok(totals.refused == 0
-        && totals.not_sent == 0
-        && figures.undelivered == 0
-        && sink.counts.duplicates() == 0)
+    let figures = Figures::new(&totals, sink, started);
+    Ok((totals, figures, cpu, drained))
 }
 
 /// `--smarthost`, else `$SMARTHOST_BIN`, else `smarthost` beside this
