@@ -51,7 +51,7 @@ struct Args {
     /// Messages each session sends.
     #[arg(long, default_value_t = 500)]
     messages: u32,
-    /// Bytes per message, headers included (at least the headers, about 170).
+    /// Bytes per message, headers included (at least the headers, 120 to 150).
     #[arg(long, default_value_t = 4096)]
     size: usize,
     /// Run STARTTLS in every session (the certificate is checked against a throwaway CA).
@@ -91,7 +91,7 @@ struct Args {
 /// `[spool] sync`, as the relay spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum SyncArg {
-    /// fsync each message before its 250.
+    /// One fsync per message, before its 250.
     #[value(name = "per-message")]
     PerMessage,
     /// One fsync for the messages that arrive together.

@@ -14,8 +14,8 @@ const LINE: usize = 76;
 const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 /// Writes message `index` of session `session` into `buf` (cleared first):
-/// exactly `size` bytes when `size` is at least the headers' length (about
-/// 190 bytes), the headers alone otherwise. Every line ends in CRLF and none
+/// exactly `size` bytes when `size` is at least the headers' length (120 to
+/// 150 bytes), the headers alone otherwise. Every line ends in CRLF and none
 /// starts with `.`, so it goes on the wire as is, followed by `.\r\n`.
 pub(crate) fn write_message(buf: &mut Vec<u8>, session: u32, index: u32, size: usize) {
     write_headers(buf, session, index, "");
