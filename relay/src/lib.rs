@@ -4,6 +4,7 @@ mod config;
 mod engine;
 mod host;
 mod inbound;
+pub mod local;
 mod lock;
 pub mod log;
 mod outbound;

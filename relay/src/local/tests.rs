@@ -1,0 +1,1 @@
+//! Unit tests and property tests of local delivery's formats.
