@@ -72,7 +72,12 @@ impl Drop for DotLock {
 
 /// Takes the `fcntl` write lock on `file` (at `path`), waiting until
 /// `deadline`. The lock lasts until `file` is closed.
-pub(crate) fn lock_file(file: &File, path: &Path, locking: &MboxLocking, deadline: Instant) -> Result<(), LocalError> {
+pub(crate) fn lock_file(
+    file: &File,
+    path: &Path,
+    locking: &MboxLocking,
+    deadline: Instant,
+) -> Result<(), LocalError> {
     let mut pause = FIRST_PAUSE;
     loop {
         match sys::try_write_lock(file) {

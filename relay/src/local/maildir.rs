@@ -187,7 +187,9 @@ fn no_hard_links(error: &io::Error) -> bool {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LocalError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| LocalError::io("cannot sync the directory", dir, &e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| LocalError::io("cannot sync the directory", dir, &e))
 }
 
 /// `SECONDS.M<microseconds>P<pid>Q<count>.HOST`, the spec's recommended

@@ -39,7 +39,12 @@ pub struct MboxLocking {
 
 impl Default for MboxLocking {
     fn default() -> Self {
-        Self { dotlock: true, fcntl: true, wait: Duration::from_secs(20), stale_after: Duration::from_secs(300) }
+        Self {
+            dotlock: true,
+            fcntl: true,
+            wait: Duration::from_secs(20),
+            stale_after: Duration::from_secs(300),
+        }
     }
 }
 
@@ -203,7 +208,10 @@ fn open(path: &Path, owner: Option<RunAs>, target: Target) -> Result<File, Local
         check_opened(path, &before, &meta, owner, target)?;
         return Ok(file);
     }
-    Err(LocalError::temporary("4.2.0", format!("{}: appeared and vanished while being opened", path.display())))
+    Err(LocalError::temporary(
+        "4.2.0",
+        format!("{}: appeared and vanished while being opened", path.display()),
+    ))
 }
 
 /// Gives a newly created file to its user and makes its name durable.

@@ -102,7 +102,11 @@ impl ProgramCommand {
 /// assert_eq!((error.permanent, error.status), (true, "5.1.1"));
 /// # Ok::<(), smarthost_relay::local::LocalError>(())
 /// ```
-pub fn deliver_program(command: &ProgramCommand, msg: &LocalMessage<'_>, timeout: Duration) -> Result<(), LocalError> {
+pub fn deliver_program(
+    command: &ProgramCommand,
+    msg: &LocalMessage<'_>,
+    timeout: Duration,
+) -> Result<(), LocalError> {
     let owner = owner(msg, "this program delivery")?;
     if owner.is_some_and(|o| o.uid == 0) {
         return Err(LocalError::temporary(
@@ -145,8 +149,11 @@ fn arguments(command: &ProgramCommand, msg: &LocalMessage<'_>) -> Result<Vec<Str
             // A value starting with `-` would be read as an option: refuse
             // it rather than let a sender choose the program's flags.
             if arg.starts_with('-') && !template.starts_with('-') {
-                let (status, whose) =
-                    if template.starts_with("{sender}") { ("5.1.7", "sender") } else { ("5.1.3", "recipient") };
+                let (status, whose) = if template.starts_with("{sender}") {
+                    ("5.1.7", "sender")
+                } else {
+                    ("5.1.3", "recipient")
+                };
                 return Err(LocalError::permanent(
                     status,
                     format!(
@@ -194,7 +201,10 @@ fn spawn_error(command: &ProgramCommand, error: &io::Error) -> LocalError {
     match error.raw_os_error() {
         Some(libc::ENOENT | libc::EACCES | libc::ENOEXEC | libc::ENOTDIR) => LocalError::temporary(
             "4.3.5",
-            format!("{text}; check the mailer's `program` path and that uid {} may run it", sys::effective_uid()),
+            format!(
+                "{text}; check the mailer's `program` path and that uid {} may run it",
+                sys::effective_uid()
+            ),
         ),
         _ => LocalError::temporary("4.3.0", text),
     }

@@ -17,7 +17,11 @@ pub(crate) enum Quoting {
 
 /// Writes `Return-Path: <sender>` and then the message with LF line ends
 /// (each CRLF becomes LF; a last line without one gets LF), quoted as asked.
-pub(crate) fn write_message(out: &mut impl Write, msg: &LocalMessage<'_>, quoting: Quoting) -> io::Result<()> {
+pub(crate) fn write_message(
+    out: &mut impl Write,
+    msg: &LocalMessage<'_>,
+    quoting: Quoting,
+) -> io::Result<()> {
     writeln!(out, "Return-Path: <{}>", printable(msg.sender, false))?;
     let mut rest = msg.content;
     while !rest.is_empty() {
@@ -53,7 +57,8 @@ pub(crate) fn from_line(sender: &str, arrival: SystemTime) -> String {
 /// are shown as the epoch (a clock that far wrong has bigger problems).
 pub(crate) fn asctime(t: SystemTime) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let of_day = secs % 86_400;
