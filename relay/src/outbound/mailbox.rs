@@ -58,10 +58,16 @@ impl Job {
     pub(super) fn run(&self) -> Result<(), LocalError> {
         let account = |name: &str| passwd(name);
         let (user, run_as, home) = match &self.target {
-            Target::Mailbox(user) => {
-                let entry = account(user);
-                (user.clone(), entry.as_ref().map(|e| e.0), entry.map(|e| e.1))
-            }
+            Target::Mailbox(user) => match account(user) {
+                Some((run_as, home)) => (user.clone(), Some(run_as), Some(home)),
+                // A mailbox without a system account (a Maildir made by
+                // hand counts as a user): it belongs to whoever owns it, or
+                // the nearest directory above it.
+                None => {
+                    let path = local::mailbox_path(&self.tables.config.local.path, user).ok();
+                    (user.clone(), path.as_deref().and_then(nearest_owner), None)
+                }
+            },
             // An alias target runs as an unprivileged user, never as root
             // (sendmail's DefaultUser).
             _ => {
@@ -139,6 +145,12 @@ fn passwd(name: &str) -> Option<(RunAs, PathBuf)> {
         let gid = fields[3].parse().ok()?;
         Some((RunAs { uid, gid }, PathBuf::from(fields[5])))
     })
+}
+
+/// The owner of `path`, or of its nearest existing parent directory.
+fn nearest_owner(path: &Path) -> Option<RunAs> {
+    use std::os::unix::fs::MetadataExt as _;
+    path.ancestors().find_map(|p| std::fs::metadata(p).ok()).map(|m| RunAs { uid: m.uid(), gid: m.gid() })
 }
 
 /// A queue timestamp as a `SystemTime`.
