@@ -22,15 +22,18 @@ use smarthost_smtp_core::{AuthConfig, EnhancedStatus, Question, Reply, ServerCon
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+/// A refusal: code, enhanced status, text.
+type Refusal = (u16, &'static str, &'static str);
+
 /// What the upstream answers to RCPT, in turn; accepted when empty.
 #[derive(Clone, Default)]
 struct Upstream {
     messages: Arc<Mutex<Vec<Transaction>>>,
-    rcpt_replies: Arc<Mutex<VecDeque<(u16, &'static str, &'static str)>>>,
+    rcpt_replies: Arc<Mutex<VecDeque<Refusal>>>,
 }
 
 impl Upstream {
-    fn refusing(replies: &[(u16, &'static str, &'static str)]) -> Self {
+    fn refusing(replies: &[Refusal]) -> Self {
         let upstream = Upstream::default();
         upstream.rcpt_replies.lock().unwrap().extend(replies.iter().copied());
         upstream
