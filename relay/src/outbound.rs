@@ -68,8 +68,8 @@
 //! message (to a local sender it lands in their mailbox). The recipients
 //! are marked `reported` / `warned` once the report is queued; a failed
 //! recipient whose report could not be queued stays unreported and is
-//! reported when the relay next starts. The report's recipient is routed
-//! as an address (aliases are not expanded for it).
+//! reported when the relay next starts. The report's recipient goes
+//! through ruleset 0 (virtusertable, aliases) as an inbound RCPT does.
 //!
 //! # Log lines
 //!

@@ -129,8 +129,8 @@ fn pki(dir: &Path) -> Pki {
 }
 
 /// A relay listening on a free port of 127.0.0.1, with its spool and the
-/// users' Maildirs in `dir`, retrying after one second; `extra` adds
-/// sections.
+/// users' Maildirs in `dir`, retrying after one second unless `extra`
+/// has its own `[queue]`; `extra` adds sections.
 async fn relay(dir: &Path, extra: &str) -> (Relay, Arc<Log>) {
     let port = free_port("127.0.0.1");
     let text = format!(
@@ -149,12 +149,11 @@ mode = "smtp"
 delivery = "maildir"
 path = "{dir}/mail/{{user}}/Maildir"
 
-[queue]
-retry = ["1s"]
-
+{queue}
 {extra}
 "#,
-        dir = dir.display()
+        dir = dir.display(),
+        queue = if extra.contains("[queue]") { "" } else { "[queue]\nretry = [\"1s\"]\n" },
     );
     let config = Config::from_str(&text, dir).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let log = Arc::new(Log::memory(LogFormat::Text));
@@ -459,5 +458,59 @@ auth = "none"
     let sent = lines_with(&log, "mailer=second");
     assert_eq!(sent.len(), 1, "{:#?}", log.lines());
     assert!(sent[0].contains("to=<carol@lists.example.net>") && sent[0].contains("stat=Sent"), "{}", sent[0]);
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_deferred_too_long_is_warned_about_then_returned_with_4_4_7() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port("127.0.0.1");
+    let upstream = Upstream::refusing(&[(451, "4.2.1", "Mailbox busy"); 64]);
+    serve(([127, 0, 0, 1], port).into(), Demands::default(), upstream.clone()).await;
+    let extra = format!(
+        r#"
+[queue]
+retry = ["1s"]
+warn_after = "2s"
+return_after = "4s"
+
+[routing]
+smart_host = "relay:[127.0.0.1]"
+
+[mailers.relay]
+port = {port}
+tls = "none"
+"#
+    );
+    let (relay, log) = relay(dir.path(), &extra).await;
+    submit(&relay, "alice@relay.test", &["bob@example.org"], MESSAGE).await;
+    let maildir = dir.path().join("mail/alice/Maildir");
+    until(&relay, &log, "a warning and a return", || maildir_messages(&maildir).len() >= 2).await;
+
+    let mut reports: Vec<_> = maildir_messages(&maildir)
+        .into_iter()
+        .map(|report| {
+            let start = report.windows(6).position(|w| w == b"From: ").unwrap();
+            smarthost_smtp_core::dsn::parse_report(&report[start..]).unwrap()
+        })
+        .collect();
+    reports.sort_by_key(|r| r.recipients[0].action.as_str() == "failed");
+    let (warning, failure) = (&reports[0].recipients[0], &reports[1].recipients[0]);
+    assert_eq!((warning.action.as_str(), warning.final_recipient.as_str()), ("delayed", "bob@example.org"));
+    assert_eq!(warning.status.to_string(), "4.2.1");
+    assert_eq!((failure.action.as_str(), failure.status.to_string()), ("failed", "4.4.7".to_owned()));
+    assert_eq!(
+        lines_with(&log, "DSN: Warning: could not send message for past 2s").len(),
+        1,
+        "{:#?}",
+        log.lines()
+    );
+    assert!(
+        lines_with(&log, "dsn=4.4.7").iter().any(|l| l.contains("to=<bob@example.org>")),
+        "{:#?}",
+        log.lines()
+    );
+    let attempts = lines_with(&log, "stat=Deferred: 451 4.2.1 Mailbox busy").len();
+    assert!((2..=6).contains(&attempts), "retried every second: {attempts}");
     relay.shutdown().await;
 }

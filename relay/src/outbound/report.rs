@@ -108,10 +108,18 @@ pub(super) fn build(
         (Event::Failed, _) => Returned::Full(body),
     };
     let report = builder.returned(returned).build().map_err(|e| e.to_string())?;
-    let mut recipient = Recipient::new(report.recipient.clone());
-    // A report about a report is never sent anyway (null sender); say so.
-    recipient.notify = Some(Notify::NEVER);
-    let mut envelope = Envelope::new(report.reverse_path(), vec![recipient], Timestamp::now());
+    let recipients = expand(tables, &report.recipient)
+        .into_iter()
+        .map(|target| {
+            let mut recipient = Recipient::new(target);
+            // A report about a report is never sent anyway (null sender); say so.
+            recipient.notify = Some(Notify::NEVER);
+            recipient.orcpt =
+                Some(format!("rfc822;{}", smarthost_smtp_core::xtext_encode(&report.recipient)));
+            recipient
+        })
+        .collect();
+    let mut envelope = Envelope::new(report.reverse_path(), recipients, Timestamp::now());
     envelope.client = Client {
         helo: tables.hostname.clone(),
         addr: None,
@@ -120,6 +128,30 @@ pub(super) fn build(
         protocol: "local".to_owned(),
     };
     Ok(Some(Queueable { envelope, content: report.message, reason: reason.unwrap_or_default() }))
+}
+
+/// The report's recipient through ruleset 0 (virtusertable, aliases), as
+/// an inbound RCPT would be: the targets to queue. When it cannot be
+/// resolved (a lookup failure, a refusal) the address is queued as it is,
+/// and its delivery attempt says what is wrong.
+fn expand(tables: &Tables, address: &str) -> Vec<String> {
+    use smarthost_routing::{Action as Delivery, ForwardPath, ParseOptions};
+    let Ok(parsed) = ForwardPath::parse(&format!("<{address}>"), ParseOptions { smtputf8: true }) else {
+        return vec![address.to_owned()];
+    };
+    let targets: Vec<String> = match tables.resolver().resolve_path(&parsed.path) {
+        Ok(resolution) if resolution.rcpt_reply().is_none() => resolution
+            .deliveries()
+            // As inbound queues them: `|command`, `/path`, or an address.
+            .map(|target| match &target.action {
+                Delivery::Program { command } => format!("|{command}"),
+                Delivery::File { path } => path.clone(),
+                _ => target.address.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if targets.is_empty() { vec![address.to_owned()] } else { targets }
 }
 
 /// The ORCPT address of a recipient, decoded.
