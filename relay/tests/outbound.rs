@@ -328,6 +328,18 @@ envelope = true
     let sent = lines_with(&log, "stat=Sent");
     assert_eq!(sent.len(), 1, "{:#?}", log.lines());
     assert!(sent[0].contains("relay=127.0.0.3 [127.0.0.3]"), "{}", sent[0]);
+
+    // After three refused connections the dead host's breaker opens: it is
+    // skipped, and the mail still goes to the second host at once.
+    for n in 2..=4 {
+        submit(&relay, "alice@relay.test", &["bob@example.org"], MESSAGE).await;
+        until(&relay, &log, "the next message", || upstream.messages().len() == n).await;
+    }
+    let opened = lines_with(&log, "keeps refusing connections");
+    assert_eq!(opened.len(), 1, "{:#?}", log.lines());
+    let expected =
+        format!("127.0.0.2 [127.0.0.2]: port {port} keeps refusing connections; skipping it for 30s");
+    assert!(opened[0].ends_with(&expected), "{}", opened[0]);
     relay.shutdown().await;
 }
 

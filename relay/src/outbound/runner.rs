@@ -27,6 +27,10 @@ use crate::tables::Tables;
 /// so a system clock that jumps does not leave mail waiting for long.
 const MAX_SLEEP: Duration = Duration::from_secs(300);
 
+/// How often the spool is compacted (long-deferred messages moved out of
+/// old segments so that those can be deleted).
+const COMPACT_EVERY: Duration = Duration::from_secs(15 * 60);
+
 /// What delivery tasks share.
 pub(super) struct Context {
     pub(super) shared: Arc<Shared>,
@@ -215,9 +219,20 @@ pub(super) async fn run(
     };
     runner.recover(recovered).await;
     let mut open = true;
+    let mut compacted = std::time::Instant::now();
     loop {
         if !runner.stopping {
             runner.dispatch().await;
+        }
+        if compacted.elapsed() >= COMPACT_EVERY && !runner.stopping {
+            compacted = std::time::Instant::now();
+            let shared = runner.ctx.shared.clone();
+            // In the background: the spool serialises it with the writers.
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = shared.spool.compact() {
+                    shared.log.notice(&format!("spool compaction failed: {error}"));
+                }
+            });
         }
         if runner.deliveries.is_empty() {
             if runner.stopping {
