@@ -86,3 +86,47 @@ pub(super) fn plan(tables: &Tables, recipient: &str) -> Plan {
 pub(super) fn destination(tables: &Tables, recipient: &str) -> Destination {
     Destination::new(&plan(tables, recipient).key())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn tables(extra: &str) -> (tempfile::TempDir, Tables) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mailertable"),
+            ".example.net esmtp:[%1.hub.example]\nbad.example error:5.7.1:550 go away\n",
+        )
+        .unwrap();
+        let text = format!(
+            "hostname = \"relay.test\"\n[spool]\ndir = \"{}/spool\"\n[maps]\nmailertable = \"mailertable\"\n{extra}",
+            dir.path().display()
+        );
+        let config = Config::from_str(&text, dir.path()).unwrap();
+        let tables = Tables::load(config).unwrap();
+        (dir, tables)
+    }
+
+    fn key(tables: &Tables, recipient: &str) -> String {
+        destination(tables, recipient).as_str().to_owned()
+    }
+
+    #[test]
+    fn keys_name_the_route_without_dns() {
+        let (_dir, direct) = tables("");
+        assert_eq!(key(&direct, "bob@example.org"), "esmtp:example.org");
+        assert_eq!(key(&direct, "bob@Example.ORG"), "esmtp:example.org", "one key whatever the case");
+        assert_eq!(key(&direct, "carol@lists.example.net"), "esmtp:[lists.hub.example]");
+        assert_eq!(key(&direct, "root@relay.test"), "local");
+        assert_eq!(key(&direct, "|/usr/bin/procmail"), "prog");
+        assert_eq!(key(&direct, "/var/log/mail.archive"), "file");
+        assert_eq!(key(&direct, "x@bad.example"), "error");
+        let Plan::Error(reply) = plan(&direct, "x@bad.example") else { panic!("an error route") };
+        assert_eq!((reply.code, reply.enhanced.as_str()), (550, "5.7.1"));
+
+        let (_dir, smart) = tables("[routing]\nsmart_host = \"relay:[smtp.isp.example]\"\n");
+        assert_eq!(key(&smart, "bob@example.org"), "relay:[smtp.isp.example]");
+        assert_eq!(key(&smart, "carol@lists.example.net"), "esmtp:[lists.hub.example]", "mailertable first");
+    }
+}

@@ -61,6 +61,8 @@ pub(super) async fn deliver_route(
     for (message, reply) in refused {
         done.extend(finish_all(&message, Outcome::Deferred, &reply, &mailer, "localhost", started));
     }
+    ctx.record(&done, tables).await;
+    let unrewritable = done.len();
     let hops = match resolve_next_hops(
         &route.hosts,
         route.mailer.port,
@@ -77,7 +79,7 @@ pub(super) async fn deliver_route(
             for message in &pending {
                 done.extend(finish_all(message, outcome, &reply, &mailer, &route.host_text, started));
             }
-            ctx.record(&done, tables).await;
+            ctx.record(&done[unrewritable..], tables).await;
             return done;
         }
     };
