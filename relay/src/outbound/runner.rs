@@ -403,7 +403,7 @@ impl Runner {
                     outcome: Outcome::Failed,
                     status: "4.4.7".to_owned(),
                     reply,
-                    mailer: destination::plan(&tables, &recipient.address).key(),
+                    mailer: mailer_of(&destination::plan(&tables, &recipient.address)),
                     relay: "localhost".to_owned(),
                 }
             })
@@ -647,6 +647,17 @@ async fn deliver_batch(ctx: Arc<Context>, batch: Batch) -> Done {
         done.attempts.extend(smtp::deliver_route(&ctx, &tables, &route, messages).await);
     }
     done
+}
+
+/// The mailer name a plan's log lines give.
+fn mailer_of(plan: &Plan) -> String {
+    match plan {
+        Plan::Smtp(route) => route.mailer.name.clone(),
+        Plan::Mailbox { .. } => "local".to_owned(),
+        Plan::Program { .. } => "prog".to_owned(),
+        Plan::File { .. } => "*file*".to_owned(),
+        Plan::Error(_) | Plan::Unroutable { .. } => "error".to_owned(),
+    }
 }
 
 /// An attempt decided without delivering: its outcome follows the reply's
