@@ -12,9 +12,10 @@
 //!
 //! * New mail is due at once. A temporary failure retries after
 //!   [`ScheduleConfig::retry_first`], doubling per attempt up to
-//!   [`ScheduleConfig::retry_max`] (30 min, 1 h, 2 h, 4 h, 4 h, …), spread
-//!   by a deterministic jitter so that a queue full of mail deferred by one
-//!   outage does not retry in one burst.
+//!   [`ScheduleConfig::retry_max`] (30 min, 1 h, 2 h, 4 h, 4 h, …), or
+//!   after the waits of an explicit [`ScheduleConfig::retry`] list (the
+//!   relay's `[queue] retry`), spread by a deterministic jitter so that a
+//!   queue full of mail deferred by one outage does not retry in one burst.
 //! * After [`ScheduleConfig::warn_after`] (`Timeout.queuewarn`) the pending
 //!   recipients that asked for delay reports get one warning.
 //! * After [`ScheduleConfig::return_after`] (`Timeout.queuereturn`) the
@@ -42,6 +43,11 @@ pub struct ScheduleConfig {
     /// The longest wait between attempts (4 h): the wait doubles after each
     /// temporary failure until it reaches this.
     pub retry_max: Duration,
+    /// The waits after the first, second, … temporary failure, the last one
+    /// repeating (`["1m", "5m", "30m"]`: 1 min, 5 min, 30 min, 30 min, …).
+    /// Empty (the default): `retry_first` doubling up to `retry_max`. The
+    /// jitter applies either way.
+    pub retry: Vec<Duration>,
     /// How far each wait may stray from its nominal value, as a fraction
     /// (0.1: ±10%). Values outside `0.0..=1.0` are clamped; NaN counts as 0.
     pub jitter: f64,
@@ -70,6 +76,7 @@ impl Default for ScheduleConfig {
         Self {
             retry_first: Duration::from_secs(30 * 60),
             retry_max: Duration::from_secs(4 * 60 * 60),
+            retry: Vec::new(),
             jitter: 0.1,
             jitter_seed: 0,
             warn_after: Duration::from_secs(4 * 60 * 60),
@@ -660,8 +667,11 @@ impl ScheduleConfig {
     /// recipients of one message deferred together stay together, so they
     /// still share a connection when they are retried.
     fn back_off(&self, id: QueueId, attempts: u32) -> Duration {
-        let doublings = attempts.saturating_sub(1).min(31);
-        let nominal = self.retry_first.saturating_mul(1 << doublings).min(self.retry_max);
+        let nth = attempts.saturating_sub(1);
+        let nominal = match self.retry.len() {
+            0 => self.retry_first.saturating_mul(1 << nth.min(31)).min(self.retry_max),
+            len => self.retry[(nth as usize).min(len - 1)],
+        };
         let jitter = if self.jitter.is_nan() { 0.0 } else { self.jitter.clamp(0.0, 1.0) };
         let mut key = [0u8; 20];
         key[..16].copy_from_slice(&id.to_bits().to_le_bytes());

@@ -117,6 +117,27 @@ fn back_off_doubles_from_30_minutes_to_4_hours() {
 }
 
 #[test]
+fn an_explicit_retry_list_is_followed_and_its_last_wait_repeats() {
+    let config = ScheduleConfig { warn_after: 10 * DAY, retry: vec![MINUTE, 5 * MINUTE, HOUR], ..exact() };
+    let mut scheduler = Scheduler::new(config);
+    insert(&mut scheduler, 1, &envelope(&["b@example.net"]), T0);
+    let mut now = T0;
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        assert_eq!(batch(scheduler.poll_work(now)).items, items(&[(1, &[0])]));
+        let next = scheduler.handle_result(id(1), 0, Outcome::Deferred, now).unwrap().unwrap();
+        waits.push(next.since(now));
+        now = next;
+    }
+    assert_eq!(waits, [MINUTE, 5 * MINUTE, HOUR, HOUR, HOUR]);
+    // The jitter applies to listed waits too, within its bounds.
+    let jittered = ScheduleConfig { retry: vec![MINUTE], ..ScheduleConfig::default() };
+    let waits: Vec<Duration> = (0..200).map(|n| jittered.back_off(id(n), 3)).collect();
+    assert!(waits.iter().all(|w| (MINUTE.mul_f64(0.9)..=MINUTE.mul_f64(1.1)).contains(w)));
+    assert!(waits.iter().any(|w| *w != MINUTE));
+}
+
+#[test]
 fn jitter_stays_within_bounds_and_is_deterministic() {
     let config = ScheduleConfig { jitter_seed: 42, ..ScheduleConfig::default() };
     let other_seed = ScheduleConfig { jitter_seed: 43, ..config.clone() };
