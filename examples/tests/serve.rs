@@ -44,7 +44,7 @@ fn the_example_configuration_relays_to_a_local_maildir() {
     assert!(message.starts_with("Return-Path: <bob@example.org>\n") || message.contains("Received: from"));
     assert!(message.contains("with ESMTPS") && message.contains("Hello Alice.\n"), "{message}");
     let from = serve.wait_for_log("from=<bob@example.org>", Duration::from_secs(1));
-    assert!(from.contains("nrcpts=1") && from.contains("proto=ESMTPS") && from.contains("relay=localhost [127.0.0.1]"));
+    assert!(from.contains("nrcpts=1") && from.contains("proto=ESMTPS") && from.contains("relay=localhost [127.0.0.1]"), "{from}");
     let to = serve.wait_for_log("to=<alice@localhost>", Duration::from_secs(5));
     assert!(to.contains("stat=Sent") && to.contains("mailer=local") && to.contains("dsn=2.0.0"), "{to}");
     assert_eq!(serve.stop(), 0);
@@ -189,18 +189,23 @@ fn mailx_sends_through_sendmail_t_i() {
         return;
     }
     let serve = Serve::start(&example_config(), &[("mail/alice/Maildir/cur/.keep", "")]);
+    // The relay listens on a port the system picked; the configuration
+    // `sendmail` reads names it.
+    let config = fs::read_to_string(serve.path("relay.toml")).unwrap();
+    let config = config.replacen("127.0.0.1:0", &serve.addrs[0].to_string(), 1);
+    fs::write(serve.path("sendmail.toml"), config).unwrap();
     let mailrc = serve.path("mailrc");
     fs::write(&mailrc, format!("set sendmail={}\n", env!("CARGO_BIN_EXE_sendmail"))).unwrap();
     let mut child = std::process::Command::new("mailx")
         .args(["-s", "from mailx", "alice@localhost"])
         .env("MAILRC", &mailrc)
-        .env("SMARTHOST_CONFIG", serve.path("relay.toml"))
+        .env("SMARTHOST_CONFIG", serve.path("sendmail.toml"))
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write as _;
     child.stdin.take().unwrap().write_all(b"Written in mailx.\n.\nThe line above is a lone dot.\n").unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(child.wait().unwrap().success(), "mailx failed; log:\n{}", serve.log());
     let messages = maildir_messages(&serve.path("mail/alice/Maildir"), 1, Duration::from_secs(15));
     assert_eq!(messages.len(), 1, "log:\n{}", serve.log());
     let message = &messages[0];

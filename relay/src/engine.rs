@@ -226,8 +226,8 @@ impl Relay {
         reload(&self.shared, "reload requested").await
     }
 
-    /// Schedules every queued message (or those for `domain` and its
-    /// sub-domains) for an attempt now; returns how many messages.
+    /// Schedules every queued recipient (or those in `domain` and its
+    /// sub-domains) for an attempt now; returns how many recipients.
     pub async fn run_queue(&self, domain: Option<String>) -> usize {
         self.shared.runner().run_now(domain).await
     }

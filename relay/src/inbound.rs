@@ -282,8 +282,7 @@ impl SessionPolicy {
             raw => raw.to_owned(),
         };
         let size = transaction.content.len();
-        let relay =
-            log::relay(self.client_name.as_deref().or(transaction.helo.as_deref()), Some(self.remote.ip()));
+        let relay = self.relay_field();
         if self.discard {
             self.shared.log.event(
                 None,
@@ -304,9 +303,10 @@ impl SessionPolicy {
                 failure: n.contains(SmtpNotify::FAILURE),
                 delay: n.contains(SmtpNotify::DELAY),
             });
+            // As received, or an xtext-encoded rfc822 one (RFC 3461 §4.2).
             let orcpt = match &accepted.params.orcpt {
-                Some(orcpt) => format!("{};{}", orcpt.addr_type(), orcpt.raw_value()),
-                None => format!("rfc822;{}", accepted.original),
+                Some(orcpt) => orcpt.to_string(),
+                None => smarthost_smtp_core::Orcpt::rfc822(&accepted.original).to_string(),
             };
             for target in accepted.targets {
                 let mut recipient = Recipient::new(target);

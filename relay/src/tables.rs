@@ -218,7 +218,6 @@ impl Tables {
             let options = TlsClientOptions {
                 trust,
                 dangerous_accept_invalid_certs: mailer.dangerous_accept_invalid_certs,
-                ..TlsClientOptions::default()
             };
             let client = options.build().map_err(|e| fail(format!("[mailers.{name}]: {e}")))?;
             tls_clients.insert(name.clone(), client);

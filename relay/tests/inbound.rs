@@ -59,6 +59,7 @@ impl Client {
 struct Setup {
     _dir: tempfile::TempDir,
     relay: Relay,
+    log: Arc<Log>,
     addr: SocketAddr,
 }
 
@@ -103,9 +104,10 @@ async fn start(extra: &str) -> Setup {
         fs::create_dir_all(dir.path().join(format!("mail/{user}/Maildir/new"))).unwrap();
     }
     let config = Config::from_str(&format!("{BASE}\n{extra}"), dir.path()).unwrap();
-    let relay = Relay::start(config, Arc::new(Log::memory(LogFormat::Text))).await.unwrap();
+    let log = Arc::new(Log::memory(LogFormat::Text));
+    let relay = Relay::start(config, log.clone()).await.unwrap();
     let addr = relay.local_addrs()[0];
-    Setup { _dir: dir, relay, addr }
+    Setup { _dir: dir, relay, log, addr }
 }
 
 async fn transaction(client: &mut Client) {
@@ -202,7 +204,10 @@ async fn a_queued_message_is_in_the_spool() {
     let new = setup._dir.path().join("mail/user/Maildir/new");
     let found = wait_for_file(&new).await;
     let text = fs::read_to_string(found).unwrap();
-    assert!(text.contains("hello") && text.contains(&id), "{text}");
+    assert!(text.contains("hello\n") && text.starts_with("Return-Path: <someone@outside.example>\n"), "{text}");
+    let log = setup.log.lines().join("\n");
+    assert!(log.contains(&format!("{id}: from=<someone@outside.example>, size=")), "{log}");
+    assert!(log.contains(&format!("{id}: to=<user@mail.internal.example.com>")), "{log}");
     setup.relay.shutdown().await;
 }
 
