@@ -657,10 +657,13 @@ impl ClientSession {
     }
 
     fn after_tls(&mut self) {
-        if self.config.auth.is_some() && !self.authenticated && !self.caps.auth_mechanisms().is_empty() {
-            self.start_auth();
-        } else {
-            self.ready();
+        match &self.config.auth {
+            Some(_) if !self.authenticated && !self.caps.auth_mechanisms().is_empty() => self.start_auth(),
+            Some(auth) if auth.required && !self.authenticated => {
+                let text = format!("{} does not offer AUTH, and this route requires it", self.peer_label());
+                self.abort(auth::required_but_not_offered(&text), true);
+            }
+            _ => self.ready(),
         }
     }
 

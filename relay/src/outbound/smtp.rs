@@ -274,6 +274,7 @@ fn by_credentials(
         let (key, auth) = match found {
             Ok(Some(found)) => {
                 let mut auth = ClientAuth::new(found.entry.credentials());
+                auth.required = route.mailer.auth == RouteAuth::Required;
                 if let Some(mechanisms) = &found.entry.mechanisms {
                     auth.mechanisms = mechanisms.clone();
                 }

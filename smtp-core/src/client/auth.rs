@@ -186,6 +186,11 @@ fn encode(bytes: &[u8]) -> String {
 }
 
 /// A local AUTH failure: `454 4.7.0`, deferred.
+/// The route requires AUTH and the server offers none.
+pub(super) fn required_but_not_offered(text: &str) -> Failure {
+    auth_local(text)
+}
+
 fn auth_local(text: &str) -> Failure {
     Failure::local(FailureKind::Auth, 454, EnhancedStatus::OTHER_SECURITY.with_class(4), Phase::Auth, text)
 }

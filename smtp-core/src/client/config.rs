@@ -34,6 +34,12 @@ pub struct ClientAuth {
     pub mechanisms: Vec<String>,
     /// Cleartext and failure policy; the default is the safe one.
     pub policy: AuthPolicy,
+    /// The route requires AUTH (a mailer's `auth = "required"`): a server
+    /// that offers no AUTH after EHLO (and STARTTLS) fails the connection
+    /// with [`FailureKind::Auth`](crate::FailureKind::Auth), `454 4.7.0`, so
+    /// the caller tries the next host instead of sending unauthenticated.
+    /// Off, such a server gets the mail without AUTH, as sendmail does.
+    pub required: bool,
 }
 
 impl ClientAuth {
@@ -43,6 +49,7 @@ impl ClientAuth {
             credentials,
             mechanisms: DEFAULT_MECHANISMS.iter().map(|m| (*m).to_owned()).collect(),
             policy: AuthPolicy::default(),
+            required: false,
         }
     }
 }

@@ -310,3 +310,31 @@ fn a_server_that_never_stops_a_line_is_cut_off() {
     assert!(drained.closed);
     assert_eq!(drained.results[0].failure(), Some(FailureKind::Protocol));
 }
+
+#[test]
+fn a_route_that_requires_auth_never_sends_without_it() {
+    let now = Instant::now();
+    let required = ClientAuth { required: true, ..ClientAuth::new(Credentials::new("u", "p")) };
+    let strict = ClientConfig { tls: TlsPolicy::Implicit, auth: Some(required), ..config() };
+    let mut session = ClientSession::new(strict, now).unwrap();
+    session.add_message(envelope(&["a@example.net"]), b"x\r\n".to_vec(), now);
+    session.handle_tls_established(now);
+    reply(&mut session, "220 mx ESMTP\r\n", now);
+    let drained = reply(&mut session, "250-mx\r\n250 PIPELINING\r\n", now);
+    assert_eq!(drained.sent, "QUIT\r\n", "no MAIL without AUTH");
+    let result = &drained.results[0].recipients[0];
+    assert_eq!((result.failure, result.status.to_string()), (Some(FailureKind::Auth), "4.7.0".to_owned()));
+    assert!(result.reply.text().contains("does not offer AUTH"), "{}", result.reply.text());
+
+    // Not required: sendmail's behaviour, the mail goes without AUTH.
+    let optional = ClientConfig {
+        tls: TlsPolicy::Implicit,
+        auth: Some(ClientAuth::new(Credentials::new("u", "p"))),
+        ..config()
+    };
+    let mut session = ClientSession::new(optional, now).unwrap();
+    session.add_message(envelope(&["a@example.net"]), b"x\r\n".to_vec(), now);
+    session.handle_tls_established(now);
+    reply(&mut session, "220 mx ESMTP\r\n", now);
+    assert!(reply(&mut session, "250-mx\r\n250 PIPELINING\r\n", now).sent.starts_with("MAIL FROM:"));
+}
