@@ -44,7 +44,12 @@ fn the_example_configuration_relays_to_a_local_maildir() {
     assert!(message.starts_with("Return-Path: <bob@example.org>\n") || message.contains("Received: from"));
     assert!(message.contains("with ESMTPS") && message.contains("Hello Alice.\n"), "{message}");
     let from = serve.wait_for_log("from=<bob@example.org>", Duration::from_secs(1));
-    assert!(from.contains("nrcpts=1") && from.contains("proto=ESMTPS") && from.contains("relay=localhost [127.0.0.1]"), "{from}");
+    assert!(
+        from.contains("nrcpts=1")
+            && from.contains("proto=ESMTPS")
+            && from.contains("relay=localhost [127.0.0.1]"),
+        "{from}"
+    );
     let to = serve.wait_for_log("to=<alice@localhost>", Duration::from_secs(5));
     assert!(to.contains("stat=Sent") && to.contains("mailer=local") && to.contains("dsn=2.0.0"), "{to}");
     assert_eq!(serve.stop(), 0);
@@ -88,10 +93,7 @@ fn submission_needs_tls_and_auth_and_then_relays() {
 /// without a signal.
 #[test]
 fn sighup_reloads_without_dropping_connections() {
-    let config = example_config().replace(
-        "# mailertable = \"mailertable\"",
-        "mailertable = \"mailertable\"",
-    );
+    let config = example_config().replace("# mailertable = \"mailertable\"", "mailertable = \"mailertable\"");
     let mut serve = Serve::start(&config, &[("mailertable", "blocked.example error:5.7.1:550 first rule\n")]);
     // A client from 127.0.0.2 is not a RELAY client; it holds its
     // connection open across the reloads (the script waits for a file).
@@ -115,15 +117,20 @@ fn sighup_reloads_without_dropping_connections() {
 
     // A broken configuration: refused, the old one stays.
     let good = fs::read_to_string(serve.path("relay.toml")).unwrap();
-    fs::write(serve.path("relay.toml"), good.replace("max_recipients = 100", "max_recipients = \"many\"")).unwrap();
+    fs::write(serve.path("relay.toml"), good.replace("max_recipients = 100", "max_recipients = \"many\""))
+        .unwrap();
     let before = serve.log_len();
     serve.signal("HUP");
-    let refused = serve.wait_for_log_after(before, "SIGHUP: the new configuration is refused", Duration::from_secs(10));
+    let refused =
+        serve.wait_for_log_after(before, "SIGHUP: the new configuration is refused", Duration::from_secs(10));
     assert!(refused.contains("max_recipients"), "{refused}");
 
     // A good one: a new relay domain and a new mailertable entry.
-    fs::write(serve.path("relay.toml"), good.replace("relay_domains = []", "relay_domains = [\"partner.example\"]"))
-        .unwrap();
+    fs::write(
+        serve.path("relay.toml"),
+        good.replace("relay_domains = []", "relay_domains = [\"partner.example\"]"),
+    )
+    .unwrap();
     fs::write(serve.path("mailertable"), "blocked.example error:5.7.1:550 second rule\n").unwrap();
     let before = serve.log_len();
     serve.signal("HUP");
@@ -160,7 +167,11 @@ fn json_logs_carry_the_same_fields() {
         "s = smtplib.SMTP(HOST, PORT, timeout=10)\ns.sendmail('bob@example.org', ['alice@localhost'], 'Subject: x\\r\\n\\r\\nx\\r\\n')\ns.quit()\n",
     );
     let line = serve.wait_for_log("\"from\":\"bob@example.org\"", Duration::from_secs(5));
-    assert!(line.starts_with("{\"time\":\"") && line.contains("\"nrcpts\":\"1\"") && line.contains("\"proto\":\"ESMTP\""));
+    assert!(
+        line.starts_with("{\"time\":\"")
+            && line.contains("\"nrcpts\":\"1\"")
+            && line.contains("\"proto\":\"ESMTP\"")
+    );
     assert!(!serve.log().contains("correct horse"));
     assert_eq!(serve.stop(), 0);
 }
@@ -211,4 +222,107 @@ fn mailx_sends_through_sendmail_t_i() {
     let message = &messages[0];
     assert!(message.contains("Subject: from mailx"), "{message}");
     assert!(message.contains("Written in mailx.\n.\nThe line above is a lone dot.\n"), "{message}");
+}
+
+/// A CA, and a certificate for 127.0.0.1 signed by it, as PEM files in
+/// `dir`: `ca.pem`, `upstream-cert.pem`, `upstream-key.pem`.
+fn upstream_pki(dir: &std::path::Path) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "smarthost test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    fs::write(dir.join("upstream-cert.pem"), leaf.pem()).unwrap();
+    fs::write(dir.join("upstream-key.pem"), leaf_key.serialize_pem()).unwrap();
+}
+
+/// The issue's end-to-end path with an independent smart host: smtplib →
+/// `smarthost serve` → aiosmtpd requiring STARTTLS and AUTH (certificate
+/// verified against the configured CA, credentials from the AuthInfo file).
+/// The message arrives byte for byte apart from the relay's `Received:`
+/// header and the masquerading of its sender.
+#[test]
+fn relays_through_an_independent_smart_host_with_starttls_and_auth() {
+    let present = std::process::Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        assert!(std::env::var_os("CI").is_none(), "CI must provide aiosmtpd (pip install aiosmtpd)");
+        eprintln!("skipped: no aiosmtpd");
+        return;
+    }
+    let pki = tempfile::tempdir().unwrap();
+    upstream_pki(pki.path());
+    let stored = pki.path().join("stored");
+    fs::create_dir(&stored).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aiosmtpd_upstream.py");
+    let mut upstream = std::process::Command::new("python3")
+        .arg(script)
+        .arg(pki.path().join("upstream-cert.pem"))
+        .arg(pki.path().join("upstream-key.pem"))
+        .args(["relayuser", "s3cret pass"])
+        .arg(&stored)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    use std::io::BufRead as _;
+    std::io::BufReader::new(upstream.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("aiosmtpd said {line:?}"));
+
+    let config = example_config()
+        .replace("# smart_host = \"relay:[smtp.isp.example]\"", "smart_host = \"relay:[127.0.0.1]\"")
+        .replace("# [mailers.relay]\n# port = 587", &format!("[mailers.relay]\nport = {port}"))
+        .replace("# tls = \"required\"", "tls = \"required\"")
+        .replace("# auth = \"required\"", "auth = \"required\"")
+        .replace("# ca_file = \"isp-ca.pem\"", &format!("ca_file = {:?}", pki.path().join("ca.pem")))
+        .replace("# authinfo = \"client-info\"", "authinfo = \"client-info\"")
+        .replace("# [masquerade]\n# as = \"example.net\"", "[masquerade]\nas = \"example.net\"")
+        .replace("# envelope = true", "envelope = true");
+    assert!(config.contains(&format!("port = {port}")) && config.contains("[masquerade]\nas"), "{config}");
+    let serve = Serve::start(
+        &config,
+        &[("client-info", "AuthInfo:127.0.0.1 \"U:relayuser\" \"P:s3cret pass\" \"M:PLAIN LOGIN\"\n")],
+    );
+    let body = "From: Jo <jo@localhost>\r\nTo: friend@far.example\r\nSubject: via the ISP\r\n\r\nLine one.\r\n..leading dot\r\n";
+    python(
+        &serve.addrs,
+        &format!(
+            "s = smtplib.SMTP(HOST, PORT, timeout=10)\ns.sendmail('jo@localhost', ['friend@far.example'], {body:?})\ns.quit()\n"
+        ),
+    );
+    let file = stored.join("1.eml");
+    for _ in 0..200 {
+        if file.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let got = fs::read_to_string(&file).unwrap_or_else(|_| panic!("nothing arrived; log:\n{}", serve.log()));
+    drop(upstream.stdin.take());
+    let _ = upstream.wait();
+    let (head, content) = got.split_once("\n\n").unwrap();
+    assert_eq!(head, "MAIL FROM:<jo@example.net>\nRCPT TO:<friend@far.example>\nAUTH:relayuser");
+    let (received, rest) = content.split_once("\r\nFrom: ").unwrap();
+    assert!(received.starts_with("Received: from "), "{received}");
+    assert_eq!(
+        format!("From: {rest}"),
+        // smtplib dot-stuffs, both servers unstuff: the dots arrive as sent.
+        body.replace("jo@localhost", "jo@example.net")
+    );
+    let to = serve.log().lines().find(|l| l.contains("to=<friend@far.example>")).map(str::to_owned);
+    let to = to.unwrap_or_else(|| panic!("no to= line:\n{}", serve.log()));
+    assert!(
+        to.contains("mailer=relay") && to.contains("relay=127.0.0.1 [127.0.0.1]") && to.contains("stat=Sent"),
+        "{to}"
+    );
+    assert!(!serve.log().contains("s3cret"), "a secret in the log");
 }
