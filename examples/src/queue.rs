@@ -84,6 +84,63 @@ pub fn run(dir: &Path, domain: Option<&str>) -> ExitCode {
     }))
 }
 
+/// Runs the queue of the relay configured in `config` now (sendmail's `-q`
+/// and `-qR`), all of it or the recipients in `domain` and its
+/// sub-domains. A running relay is asked through its control socket; with
+/// none running, the queue runner starts in this process, attempts every
+/// recipient made due, records the results, logs them to standard error as
+/// the relay does, and returns when nothing is due any more (deferred
+/// recipients wait for their next retry).
+///
+/// Exit status 0; 75 when the running relay refused or the spool is busy;
+/// 78 when the configuration does not load.
+pub fn deliver(config: &Path, domain: Option<&str>) -> ExitCode {
+    let config = match smarthost_relay::Config::load(config) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return crate::exit::Sysexit::Config.into();
+        }
+    };
+    let socket = config.spool.dir.join(smarthost_relay::CONTROL_SOCKET);
+    match crate::sendmail::ask_daemon(&socket, domain) {
+        Ok(crate::sendmail::Answer::Scheduled(count)) => {
+            println!("{count} recipients made due now; the running relay delivers them");
+            return ExitCode::SUCCESS;
+        }
+        Ok(crate::sendmail::Answer::Refused(text)) => {
+            eprintln!("smarthost: the running relay refused: {text}");
+            return crate::exit::Sysexit::TempFail.into();
+        }
+        Err(_) => {}
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("smarthost: cannot start the runtime: {error}");
+            return crate::exit::Sysexit::OsErr.into();
+        }
+    };
+    let format = config.log.format;
+    runtime.block_on(async move {
+        let log = std::sync::Arc::new(smarthost_relay::Log::stderr(format));
+        let relay = match smarthost_relay::Relay::start_runner_only(config, log).await {
+            Ok(relay) => relay,
+            Err(error) => {
+                eprintln!("smarthost: cannot run the queue: {error}");
+                return crate::exit::Sysexit::TempFail.into();
+            }
+        };
+        let before = relay.queued();
+        relay.run_queue(domain.map(str::to_owned)).await;
+        relay.idle().await;
+        let after = relay.queued();
+        relay.shutdown().await;
+        println!("queue run: {before} messages in the queue, {after} still waiting");
+        ExitCode::SUCCESS
+    })
+}
+
 /// Applies `action` to each message in `ids`, printing `ID: held` (and so on)
 /// for each one done.
 ///

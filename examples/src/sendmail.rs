@@ -20,7 +20,7 @@
 //! | `-bm` (default) | read a message on standard input and send it to the recipients |
 //! | `-bs` | SMTP on standard input/output: the bytes are relayed to the daemon's `smtp` listener, which runs the session (it sees a loopback client). No daemon: `421 4.3.0 HOST mail system is not running`, exit 75 |
 //! | `-bp`, or called as `mailq` | list the queue (`smarthost queue list`; works while the daemon runs) |
-//! | `-q`, `-qRdomain` | ask the daemon to run its queue now, through `SPOOL/control.sock` (`run [DOMAIN]` → `ok N` / `error TEXT`); no daemon: mark the recipients due in the spool (`smarthost queue run`) for the next daemon |
+//! | `-q`, `-qRdomain` | ask the daemon to run its queue now, through `SPOOL/control.sock` (`run [DOMAIN]` → `ok N` / `error TEXT`); no daemon: deliver in this process (`smarthost queue run --config`) |
 //! | `-q30m`, `-q1h` | an interval: with `-bd` recorded and ignored (the daemon runs its queue on its own `[queue] retry` schedule); without `-bd`, one run as `-q` |
 //! | `-bv ADDR…` | verify: `ADDR... deliverable: mailer esmtp, host example.org, user ADDR`, or `ADDR... REASON` |
 //! | `-bt` | address test mode: `3,0 ADDR`, `0 ADDR`, `/parse ADDR`, `/quit` (below) |
@@ -110,7 +110,7 @@ pub mod options;
 mod service;
 mod submit;
 
-pub use service::CONTROL_SOCKET;
+pub use service::{Answer, CONTROL_SOCKET, ask_daemon};
 
 use std::ffi::OsString;
 use std::fmt;

@@ -532,13 +532,34 @@ fn q_asks_the_daemon_through_the_control_socket() {
 }
 
 #[test]
-fn q_without_a_daemon_runs_the_spool() {
+fn q_without_a_daemon_delivers_in_process() {
     let scratch = Scratch::new();
     let cfg = config(&scratch, closed_port());
-    drop(Spool::open(scratch.path("spool"), FsOptions::default()).unwrap());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\n[local]\ndelivery = \"maildir\"\npath = \"mail/{user}/Maildir\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    std::fs::create_dir_all(scratch.path("mail/alice/Maildir/cur")).unwrap();
+    // No daemon: the message waits in the spool...
+    let queued =
+        sendmail(&scratch, &["-C", &cfg, "-i", "alice@gw.example.net"], b"Subject: later\n\nqueued\n");
+    assert_eq!(queued.code, 0, "{}", queued.stderr);
+    assert!(std::fs::read_dir(scratch.path("mail/alice/Maildir/cur")).unwrap().next().is_none());
+    // ...until -q runs the queue in this process.
     let outcome = sendmail(&scratch, &["-C", &cfg, "-q"], b"");
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
-    assert!(outcome.stdout_text().starts_with("0 recipients made due now"), "{}", outcome.stdout_text());
+    assert!(
+        outcome.stdout_text().starts_with("queue run: 1 messages in the queue, 0 still waiting"),
+        "{}",
+        outcome.stdout_text()
+    );
+    assert!(
+        outcome.stderr.contains("to=<alice@gw.example.net>") && outcome.stderr.contains("stat=Sent"),
+        "{}",
+        outcome.stderr
+    );
+    let new: Vec<_> = std::fs::read_dir(scratch.path("mail/alice/Maildir/new")).unwrap().flatten().collect();
+    assert_eq!(new.len(), 1);
+    assert!(std::fs::read_to_string(new[0].path()).unwrap().contains("queued\n"));
 }
 
 #[test]

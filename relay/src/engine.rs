@@ -232,6 +232,11 @@ impl Relay {
         self.shared.runner().run_now(domain).await
     }
 
+    /// How many messages are in the queue now.
+    pub fn queued(&self) -> usize {
+        self.shared.spool.len()
+    }
+
     /// Waits until the runner has nothing due and nothing in flight.
     pub async fn idle(&self) {
         self.shared.runner().idle().await;

@@ -397,11 +397,15 @@ enum QueueCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
-    /// Make pending recipients due now, like sendmail -q / -qR; the relay's
-    /// queue runner delivers them.
+    /// Run the queue now, like sendmail -q / -qR. With --config: asks the
+    /// running relay, or delivers in this process when none runs. With only
+    /// --spool: makes pending recipients due for the relay's queue runner.
     Run {
         #[command(flatten)]
         spool: SpoolDir,
+        /// The relay's configuration: deliver now rather than only mark due.
+        #[arg(long, short = 'C', value_name = "FILE")]
+        config: Option<PathBuf>,
         /// Only recipients in this domain or its sub-domains.
         #[arg(long, value_name = "DOM")]
         domain: Option<String>,
@@ -468,7 +472,12 @@ fn main() -> ExitCode {
 fn queue_command(command: QueueCommand) -> ExitCode {
     let (action, Ids { ids, spool }) = match command {
         QueueCommand::List { spool, format } => return queue::list(&spool.dir, format),
-        QueueCommand::Run { spool, domain } => return queue::run(&spool.dir, domain.as_deref()),
+        QueueCommand::Run { config: Some(config), domain, .. } => {
+            return queue::deliver(&config, domain.as_deref());
+        }
+        QueueCommand::Run { spool, domain, config: None } => {
+            return queue::run(&spool.dir, domain.as_deref());
+        }
         QueueCommand::Hold(ids) => (Action::Hold, ids),
         QueueCommand::Release(ids) => (Action::Release, ids),
         QueueCommand::Delete(ids) => (Action::Delete, ids),

@@ -16,7 +16,7 @@ use super::submit::submission_addr;
 use super::{Exit, Failure};
 
 /// The daemon's control socket, in the spool directory.
-pub const CONTROL_SOCKET: &str = "control.sock";
+pub use smarthost_relay::CONTROL_SOCKET;
 
 /// How long the control socket may take to answer `run`.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -64,8 +64,8 @@ pub(crate) fn smtp_session(config: &Config, hostname: &str) -> Result<(), Failur
 }
 
 /// `-q` / `-qRdomain`: asks the running daemon to run its queue now; when
-/// no daemon listens on the control socket, marks the recipients due in the
-/// spool itself (`smarthost queue run`), for the next daemon to deliver.
+/// no daemon listens on the control socket, runs the queue in this process
+/// (`smarthost queue run --config`), as sendmail -q does.
 pub(crate) fn run_queue(config: &Config, run: &QueueRun, verbose: bool) -> ExitCode {
     let socket = config.spool.dir.join(CONTROL_SOCKET);
     match ask_daemon(&socket, run.domain.as_deref()) {
@@ -86,7 +86,7 @@ pub(crate) fn run_queue(config: &Config, run: &QueueRun, verbose: bool) -> ExitC
             if verbose {
                 eprintln!("sendmail: no relay on {}; running the spool directly", socket.display());
             }
-            crate::queue::run(&config.spool.dir, run.domain.as_deref())
+            crate::queue::deliver(&config.file, run.domain.as_deref())
         }
         Err(error) => {
             eprintln!("sendmail: {}: {error}", socket.display());
@@ -97,7 +97,7 @@ pub(crate) fn run_queue(config: &Config, run: &QueueRun, verbose: bool) -> ExitC
 
 /// What the daemon said to `run`.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Answer {
+pub enum Answer {
     /// `ok N`.
     Scheduled(u64),
     /// `error TEXT`, or an answer that is neither.
@@ -105,7 +105,7 @@ pub(crate) enum Answer {
 }
 
 /// The control protocol: one line `run` or `run DOMAIN`, one line back.
-pub(crate) fn ask_daemon(socket: &Path, domain: Option<&str>) -> io::Result<Answer> {
+pub fn ask_daemon(socket: &Path, domain: Option<&str>) -> io::Result<Answer> {
     let mut stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(CONTROL_TIMEOUT))?;
     stream.set_write_timeout(Some(CONTROL_TIMEOUT))?;
