@@ -403,9 +403,6 @@ enum QueueCommand {
     Run {
         #[command(flatten)]
         spool: SpoolDir,
-        /// The relay's configuration: deliver now rather than only mark due.
-        #[arg(long, short = 'C', value_name = "FILE")]
-        config: Option<PathBuf>,
         /// Only recipients in this domain or its sub-domains.
         #[arg(long, value_name = "DOM")]
         domain: Option<String>,
@@ -426,6 +423,26 @@ struct SpoolDir {
     /// The relay's spool directory (a relative path starts at the current directory).
     #[arg(long = "spool", value_name = "DIR", default_value = "spool")]
     dir: PathBuf,
+    /// The relay's configuration: its `spool.dir` (over --spool), and for
+    /// `queue run` delivery now rather than only marking due.
+    #[arg(long, short = 'C', value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl SpoolDir {
+    /// `spool.dir` of --config when given, else --spool.
+    fn resolve(&self) -> Result<PathBuf, ExitCode> {
+        match &self.config {
+            Some(file) => match smarthost_relay::Config::load(file) {
+                Ok(config) => Ok(config.spool.dir),
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    Err(ExitCode::from(78))
+                }
+            },
+            None => Ok(self.dir.clone()),
+        }
+    }
 }
 
 /// The operands of the commands that act on messages.
@@ -471,19 +488,19 @@ fn main() -> ExitCode {
 
 fn queue_command(command: QueueCommand) -> ExitCode {
     let (action, Ids { ids, spool }) = match command {
-        QueueCommand::List { spool, format } => return queue::list(&spool.dir, format),
-        QueueCommand::Run { config: Some(config), domain, .. } => {
+        QueueCommand::List { spool, format } => {
+            return spool.resolve().map_or_else(|code| code, |dir| queue::list(&dir, format));
+        }
+        QueueCommand::Run { spool: SpoolDir { config: Some(config), .. }, domain } => {
             return queue::deliver(&config, domain.as_deref());
         }
-        QueueCommand::Run { spool, domain, config: None } => {
-            return queue::run(&spool.dir, domain.as_deref());
-        }
+        QueueCommand::Run { spool, domain } => return queue::run(&spool.dir, domain.as_deref()),
         QueueCommand::Hold(ids) => (Action::Hold, ids),
         QueueCommand::Release(ids) => (Action::Release, ids),
         QueueCommand::Delete(ids) => (Action::Delete, ids),
         QueueCommand::Bounce(ids) => (Action::Bounce, ids),
     };
-    queue::act(&spool.dir, action, &ids)
+    spool.resolve().map_or_else(|code| code, |dir| queue::act(&dir, action, &ids))
 }
 
 fn route_settings(args: RouteArgs) -> route::Settings {
