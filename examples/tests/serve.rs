@@ -59,7 +59,7 @@ fn the_example_configuration_relays_to_a_local_maildir() {
 /// must be the login's, and an authenticated user may relay.
 #[test]
 fn submission_needs_tls_and_auth_and_then_relays() {
-    let config = example_config().replace("logins = \"auth_logins\"", "logins = \"auth_logins\"");
+    let config = example_config();
     let serve = Serve::start(&config, &[("auth_logins", "alice  correct horse\n")]);
     let out = python(
         &serve.addrs,
