@@ -2,6 +2,7 @@
 
 mod client;
 mod data;
+pub mod date;
 pub mod dsn;
 mod params;
 pub mod replies;

@@ -151,39 +151,21 @@ pub fn header_addresses(value: &str) -> Vec<String> {
 /// assert_eq!(date, "Tue, 14 Nov 2023 22:13:20 +0000");
 /// ```
 pub fn date(now: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let seconds = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = seconds / 86_400;
-    let (year, month, day) = civil_from_days(days);
-    let second_of_day = seconds % 86_400;
-    format!(
-        "{}, {day} {} {year:04} {:02}:{:02}:{:02} +0000",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
-    )
+    smarthost_smtp_core::date::UtcTime::from_system(now).rfc5322()
 }
 
 /// A new `Message-ID:` value: `<YYYYMMDDhhmmss.RANDOM@hostname>`, the
 /// shape sendmail's IDs have (a time, then something unique).
 pub fn message_id(now: SystemTime, hostname: &str) -> String {
     use std::hash::BuildHasher;
-    let seconds = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (year, month, day) = civil_from_days(seconds / 86_400);
-    let second_of_day = seconds % 86_400;
+    let t = smarthost_smtp_core::date::UtcTime::from_system(now);
     // RandomState is seeded from the OS's random source once per process;
     // the time and the process ID make two IDs of one process differ.
     let nanos = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let unique = std::collections::hash_map::RandomState::new().hash_one((nanos, std::process::id()));
     format!(
-        "<{year:04}{month:02}{day:02}{:02}{:02}{:02}.{unique:016x}@{hostname}>",
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60
+        "<{:04}{:02}{:02}{:02}{:02}{:02}.{unique:016x}@{hostname}>",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
@@ -380,22 +362,6 @@ fn angle(chars: &mut std::str::Chars<'_>) -> String {
         }
     }
     inside
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, for days on or after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    // Shift the epoch to 0000-03-01, so that leap days end each cycle.
-    let days = days + 719_468;
-    let era = days / 146_097;
-    let day_of_era = days % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

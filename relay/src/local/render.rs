@@ -2,7 +2,7 @@
 //! mboxrd `From ` quoting and the mbox separator line.
 
 use std::io::{self, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::LocalMessage;
 
@@ -56,37 +56,7 @@ pub(crate) fn from_line(sender: &str, arrival: SystemTime) -> String {
 /// `t` as C's `asctime(gmtime(&t))` without its newline. Times before 1970
 /// are shown as the epoch (a clock that far wrong has bigger problems).
 pub(crate) fn asctime(t: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let of_day = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    // 1970-01-01 was a Thursday.
-    let weekday = DAYS[usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0)];
-    format!(
-        "{weekday} {} {day:2} {:02}:{:02}:{:02} {year}",
-        MONTHS[usize::try_from(month - 1).unwrap_or(0)],
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60
-    )
-}
-
-/// Year, month (1–12) and day (1–31) of a day counted from 1970-01-01, by
-/// Howard Hinnant's `civil_from_days` (proleptic Gregorian).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    smarthost_smtp_core::date::UtcTime::from_system(t).asctime()
 }
 
 /// An address as it may stand on one line: control characters (and, in a

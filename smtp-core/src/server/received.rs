@@ -127,39 +127,21 @@ fn write_token(out: &mut Vec<u8>, token: &str) {
     out.extend_from_slice(if safe { token.as_bytes() } else { b"unknown" });
 }
 
-/// RFC 5322 `date-time` in UTC: `Tue, 14 Nov 2023 22:13:20 +0000`.
+/// RFC 5322 `date-time` in UTC: `Tue, 14 Nov 2023 22:13:20 +0000`,
+/// written without an intermediate string (once per message).
 pub(crate) fn write_date(out: &mut Vec<u8>, unix_time: u64) {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let days = unix_time / 86_400;
-    let secs = unix_time % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    out.extend_from_slice(DAYS[(days % 7) as usize].as_bytes());
+    let t = crate::date::UtcTime::from_unix(unix_time);
+    out.extend_from_slice(t.weekday_name().as_bytes());
     out.extend_from_slice(b", ");
-    push_decimal(out, day);
+    push_decimal(out, u64::from(t.day));
     out.push(b' ');
-    out.extend_from_slice(MONTHS[month as usize - 1].as_bytes());
+    out.extend_from_slice(t.month_name().as_bytes());
     out.push(b' ');
-    push_decimal(out, year);
-    for (separator, value) in [(b' ', secs / 3600), (b':', secs / 60 % 60), (b':', secs % 60)] {
-        out.extend_from_slice(&[separator, b'0' + (value / 10) as u8, b'0' + (value % 10) as u8]);
+    push_decimal(out, t.year);
+    for (separator, value) in [(b' ', t.hour), (b':', t.minute), (b':', t.second)] {
+        out.extend_from_slice(&[separator, b'0' + value / 10, b'0' + value % 10]);
     }
     out.extend_from_slice(b" +0000");
-}
-
-/// Howard Hinnant's `civil_from_days` for days since 1970-01-01.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
