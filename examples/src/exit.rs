@@ -3,10 +3,12 @@
 use std::fmt;
 use std::process::ExitCode;
 
-/// The `<sysexits.h>` statuses that makemap exits with; Makefiles and scripts
-/// written for sendmail test them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Sysexit {
+/// The `<sysexits.h>` statuses that makemap, sendmail and `smarthost serve`
+/// exit with; Makefiles and scripts written for sendmail test them. Ordered
+/// so that the worst of several is the largest that matters: any failure
+/// beats success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Sysexit {
     /// Every line was accepted.
     Ok = 0,
     /// `EX_USAGE`: bad flags or operands.
@@ -15,8 +17,15 @@ pub(crate) enum Sysexit {
     DataErr = 65,
     /// `EX_NOINPUT`: the sendmail.cf to read could not be opened.
     NoInput = 66,
-    /// `EX_UNAVAILABLE`: a map type sendmail knows but this build does not write.
+    /// `EX_NOUSER`: an addressee is unknown (sendmail: `5.1.1`).
+    NoUser = 67,
+    /// `EX_NOHOST`: a host name is unknown (sendmail: `5.1.2`).
+    NoHost = 68,
+    /// `EX_UNAVAILABLE`: a map type sendmail knows but this build does not
+    /// write; a program sendmail needs is missing.
     Unavailable = 69,
+    /// `EX_SOFTWARE`: an internal error.
+    Software = 70,
     /// `EX_OSERR`: the operating system refused a resource (a port, the spool).
     OsErr = 71,
     /// `EX_CANTCREAT`: the map could not be opened or created.
@@ -31,6 +40,19 @@ pub(crate) enum Sysexit {
     Config = 78,
 }
 
+impl Sysexit {
+    /// The status for a permanent refusal with the enhanced status `status`
+    /// (`5.1.1`): unknown user 67, unknown host 68, policy 77, else 65.
+    pub fn for_status(status: &str) -> Sysexit {
+        match status {
+            "5.1.1" | "5.1.6" | "5.1.10" => Sysexit::NoUser,
+            "5.1.2" => Sysexit::NoHost,
+            _ if status.starts_with("5.7.") => Sysexit::NoPerm,
+            _ => Sysexit::DataErr,
+        }
+    }
+}
+
 impl From<Sysexit> for ExitCode {
     fn from(status: Sysexit) -> Self {
         ExitCode::from(status as u8)
@@ -40,13 +62,16 @@ impl From<Sysexit> for ExitCode {
 /// Why a command stops early: the status to exit with and the message for
 /// standard error (without the program name, which the caller adds).
 #[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) status: Sysexit,
-    pub(crate) message: String,
+pub struct Failure {
+    /// The exit status.
+    pub status: Sysexit,
+    /// The message, without the program name.
+    pub message: String,
 }
 
 impl Failure {
-    pub(crate) fn new(status: Sysexit, message: impl fmt::Display) -> Self {
+    /// A failure with `status` and `message`.
+    pub fn new(status: Sysexit, message: impl fmt::Display) -> Self {
         Self { status, message: message.to_string() }
     }
 }

@@ -113,7 +113,6 @@ mod submit;
 pub use service::{Answer, CONTROL_SOCKET, ask_daemon};
 
 use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -222,73 +221,4 @@ fn load(file: &Path) -> Result<(Config, String), Failure> {
     Ok((config, hostname))
 }
 
-/// The `<sysexits.h>` statuses sendmail exits with, ordered so that the
-/// worst of several is the largest that matters: any failure beats
-/// success.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Exit {
-    /// Done.
-    Ok = 0,
-    /// `EX_USAGE`.
-    Usage = 64,
-    /// `EX_DATAERR`.
-    DataErr = 65,
-    /// `EX_NOINPUT`.
-    NoInput = 66,
-    /// `EX_NOUSER`.
-    NoUser = 67,
-    /// `EX_NOHOST`.
-    NoHost = 68,
-    /// `EX_UNAVAILABLE`.
-    Unavailable = 69,
-    /// `EX_SOFTWARE`.
-    Software = 70,
-    /// `EX_OSERR`.
-    OsErr = 71,
-    /// `EX_CANTCREAT`.
-    CantCreat = 73,
-    /// `EX_IOERR`.
-    IoErr = 74,
-    /// `EX_TEMPFAIL`.
-    TempFail = 75,
-    /// `EX_NOPERM`.
-    NoPerm = 77,
-    /// `EX_CONFIG`.
-    Config = 78,
-}
-
-impl Exit {
-    /// The status for a permanent refusal with the enhanced status `status`
-    /// (`5.1.1`): unknown user 67, unknown host 68, policy 77, else 65.
-    pub fn for_status(status: &str) -> Exit {
-        match status {
-            "5.1.1" | "5.1.6" | "5.1.10" => Exit::NoUser,
-            "5.1.2" => Exit::NoHost,
-            _ if status.starts_with("5.7.") => Exit::NoPerm,
-            _ => Exit::DataErr,
-        }
-    }
-}
-
-impl From<Exit> for ExitCode {
-    fn from(status: Exit) -> Self {
-        ExitCode::from(status as u8)
-    }
-}
-
-/// Why the command stops: the status and the message for standard error
-/// (empty when it was already printed).
-#[derive(Debug)]
-pub struct Failure {
-    /// The exit status.
-    pub status: Exit,
-    /// The message, without the program name.
-    pub message: String,
-}
-
-impl Failure {
-    /// A failure with `status` and `message`.
-    pub fn new(status: Exit, message: impl fmt::Display) -> Self {
-        Self { status, message: message.to_string() }
-    }
-}
+pub use crate::exit::{Failure, Sysexit as Exit};

@@ -143,7 +143,9 @@ pub fn one_line(text: &str) -> String {
     out
 }
 
-fn json_string(text: &str) -> String {
+/// `text` as a JSON string literal (RFC 8259 §7): quotes, backslashes and
+/// control characters escaped, everything else as it is.
+pub fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
