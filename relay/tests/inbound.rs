@@ -246,3 +246,26 @@ async fn connection_limits_are_named_in_the_reply() {
     assert!(again.reply().await.starts_with("220"), "a closed connection frees its slot");
     setup.relay.shutdown().await;
 }
+
+/// `[policy] max_message_size` and `max_recipients` are the session's
+/// limits, named in the replies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn size_and_recipient_limits_come_from_the_configuration() {
+    let setup = start("[policy]\nmax_message_size = 2000\nmax_recipients = 2\n").await;
+    let mut client = Client::connect("127.0.0.1", setup.addr).await;
+    assert!(client.reply().await.starts_with("220"));
+    let ehlo = client.send("EHLO client.example").await;
+    assert!(ehlo.contains("SIZE 2000"), "{ehlo}");
+    let got = client.send("MAIL FROM:<a@client.example> SIZE=5000").await;
+    assert!(got.starts_with("552 5.3.4"), "{got}");
+    assert!(client.send("MAIL FROM:<a@client.example>").await.starts_with("250"));
+    assert!(client.send("RCPT TO:<user@mail.internal.example.com>").await.starts_with("250"));
+    assert!(client.send("RCPT TO:<postmaster>").await.starts_with("250"));
+    let got = client.send("RCPT TO:<user@partner.example>").await;
+    assert!(got.starts_with("452 4.5.3"), "{got}");
+    assert!(client.send("DATA").await.starts_with("354"));
+    let got = client.send(&format!("Subject: big\r\n\r\n{}\r\n.", "x".repeat(3000))).await;
+    assert!(got.starts_with("552 5.3.4"), "{got}");
+    drop(client);
+    setup.relay.shutdown().await;
+}
