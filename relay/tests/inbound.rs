@@ -78,6 +78,7 @@ mode = "smtp"
 [maps]
 access = "access"
 mailertable = "mailertable"
+aliases = "aliases"
 
 [routing]
 features = ["redirect"]
@@ -88,7 +89,12 @@ path = "mail/{user}/Maildir"
 "#;
 
 async fn start(extra: &str) -> Setup {
+    start_with(extra, "postmaster: user\n").await
+}
+
+async fn start_with(extra: &str, aliases: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("aliases"), aliases).unwrap();
     fs::write(
         dir.path().join("access"),
         "Connect:192.168.1 RELAY\nConnect:10.2.3.4 REJECT\nConnect:trusted.example RELAY\n\
@@ -267,5 +273,50 @@ async fn size_and_recipient_limits_come_from_the_configuration() {
     let got = client.send(&format!("Subject: big\r\n\r\n{}\r\n.", "x".repeat(3000))).await;
     assert!(got.starts_with("552 5.3.4"), "{got}");
     drop(client);
+    setup.relay.shutdown().await;
+}
+
+/// Aliases at RCPT time, delivered by the runner: a `/file` target gets an
+/// mbox entry, a `|program` target gets the message on its standard input,
+/// and a list expands to its members.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alias_file_and_program_targets_are_delivered() {
+    use std::os::unix::fs::PermissionsExt;
+    let out = tempfile::tempdir().unwrap();
+    // Alias programs and files may run as an unprivileged user.
+    fs::set_permissions(out.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let archive = out.path().join("archive.mbox");
+    let piped = out.path().join("piped.txt");
+    let aliases = format!(
+        "archive: {}\npipe: \"|/bin/sh -c 'cat > {}'\"\nteam: user, archive\n",
+        archive.display(),
+        piped.display()
+    );
+    let setup = start_with("", &aliases).await;
+    let mut client = Client::connect("127.0.0.1", setup.addr).await;
+    transaction(&mut client).await;
+    for rcpt in ["<team@mail.internal.example.com>", "<pipe@mail.internal.example.com>"] {
+        let got = client.send(&format!("RCPT TO:{rcpt}")).await;
+        assert!(got.starts_with("250"), "{rcpt}: {got}");
+    }
+    assert!(client.send("DATA").await.starts_with("354"));
+    assert!(client.send("Subject: to the team\r\n\r\nFrom the start.\r\n.").await.starts_with("250"));
+    drop(client);
+    for _ in 0..100 {
+        if archive.exists() && piped.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = setup.log.lines().join("\n");
+    let mbox = fs::read_to_string(&archive).unwrap_or_else(|e| panic!("{e}; log:\n{log}"));
+    assert!(
+        mbox.starts_with("From someone@outside.example ") && mbox.contains("\n>From the start.\n"),
+        "{mbox}"
+    );
+    let text = fs::read_to_string(&piped).unwrap_or_else(|e| panic!("{e}; log:\n{log}"));
+    assert!(text.contains("Subject: to the team\n"), "{text}");
+    let maildir = wait_for_file(&setup._dir.path().join("mail/user/Maildir/new")).await;
+    assert!(fs::read_to_string(maildir).unwrap().contains("From the start."));
     setup.relay.shutdown().await;
 }
