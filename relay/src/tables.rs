@@ -483,3 +483,4 @@ impl LocalUsers for PasswdUsers {
         crate::local::mailbox_path(&self.template, &user).is_ok_and(|path| path.exists())
     }
 }
+

@@ -163,10 +163,7 @@ async fn only_trusted_clients_relay() {
     stranger.send("EHLO x").await;
     assert!(stranger.send("MAIL FROM:<>").await.starts_with("250"));
     assert!(stranger.send("RCPT TO:<someone@far.example>").await.starts_with("550 5.7.1"));
-    assert!(
-        stranger.send("MAIL FROM:<spammer@bad.example>").await.starts_with("503"),
-        "one sender at a time"
-    );
+    assert!(stranger.send("MAIL FROM:<spammer@bad.example>").await.starts_with("503"), "one sender at a time");
     stranger.send("RSET").await;
     assert!(stranger.send("MAIL FROM:<spammer@bad.example>").await.starts_with("550"));
     drop((local, stranger));
@@ -207,10 +204,7 @@ async fn a_queued_message_is_in_the_spool() {
     let new = setup._dir.path().join("mail/user/Maildir/new");
     let found = wait_for_file(&new).await;
     let text = fs::read_to_string(found).unwrap();
-    assert!(
-        text.contains("hello\n") && text.starts_with("Return-Path: <someone@outside.example>\n"),
-        "{text}"
-    );
+    assert!(text.contains("hello\n") && text.starts_with("Return-Path: <someone@outside.example>\n"), "{text}");
     let log = setup.log.lines().join("\n");
     assert!(log.contains(&format!("{id}: from=<someone@outside.example>, size=")), "{log}");
     assert!(log.contains(&format!("{id}: to=<user@mail.internal.example.com>")), "{log}");
