@@ -167,6 +167,9 @@ fn finished_segments_are_deleted_and_compaction_frees_old_ones() {
     }
 }
 
+/// One boxed change, so that different changes go in one list.
+type Change = Box<dyn FnOnce(&mut Envelope)>;
+
 #[test]
 fn update_many_changes_each_message_atomically_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,7 +184,7 @@ fn update_many_changes_each_message_atomically_and_survives_a_restart() {
         spool.delete(gone).unwrap();
         // Messages 0-4 delivered (in two changes each, applied in order),
         // 5-9 one recipient deferred; plus one message no longer queued.
-        let mut changes: Vec<(_, Box<dyn FnOnce(&mut Envelope)>)> = Vec::new();
+        let mut changes: Vec<(_, Change)> = Vec::new();
         for (n, id) in ids.iter().enumerate().rev() {
             if n < 5 {
                 changes.push((*id, Box::new(|e| e.recipients[0].state = RecipientState::Delivered)));

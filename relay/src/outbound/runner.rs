@@ -27,6 +27,12 @@ use crate::tables::Tables;
 /// so a system clock that jumps does not leave mail waiting for long.
 const MAX_SLEEP: Duration = Duration::from_secs(300);
 
+/// Connections at once to one destination. Each connection carries one
+/// message per two round trips (commands, then content), so a smart host,
+/// which gets all the mail through one destination, needs several to keep
+/// up with the inbound side; Postfix's default is 20 per destination.
+const MAX_PER_DESTINATION: usize = 8;
+
 /// How often the spool is compacted (long-deferred messages moved out of
 /// old segments so that those can be deleted).
 const COMPACT_EVERY: Duration = Duration::from_secs(15 * 60);
@@ -210,6 +216,7 @@ pub(super) async fn run(
         retry: queue.retry.clone(),
         warn_after: queue.warn_after,
         return_after: queue.return_after,
+        max_per_destination: MAX_PER_DESTINATION,
         ..ScheduleConfig::default()
     };
     let ctx = Arc::new(Context { shared, resolver, breakers: Mutex::new(Breakers::default()) });
