@@ -12,7 +12,9 @@ pub use envelope::{
 pub use id::{BadQueueId, IdGenerator, QueueId};
 pub use schedule::{Batch, Destination, Outcome, ScheduleConfig, ScheduleError, Scheduler, Work};
 pub use spool::{Queued, Spool, in_domain};
-pub use storage::{FsOptions, FsStorage, Recovery, SetAside, Storage, StorageError, StoredMessage, SyncMode};
+pub use storage::{
+    Change, FsOptions, FsStorage, Recovery, SetAside, Storage, StorageError, StoredMessage, SyncMode,
+};
 
 /// Locks a mutex, recovering from poisoning: the queue must keep serving after
 /// a panic in another thread, and its critical sections swap whole values.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::storage::{FsOptions, FsStorage, Recovery, Storage, StorageError, StoredMessage};
+use crate::storage::{Change, FsOptions, FsStorage, Recovery, Storage, StorageError, StoredMessage};
 use crate::{Envelope, IdGenerator, QueueId, RecipientState, Timestamp, lock};
 
 /// The queue of messages, each on stable storage from the moment
@@ -103,6 +103,90 @@ impl Spool {
         }
         queued.envelope = envelope.clone();
         Ok(envelope)
+    }
+
+    /// [`Spool::update`] for several messages at once, sharing one sync:
+    /// each message's changes are applied in order to a copy of its
+    /// envelope, the copies are stored together (each message atomically),
+    /// and only then does the queue show them. Returns one result per
+    /// distinct message, in ascending ID order: its new envelope, or why it
+    /// was not changed (the others are changed all the same).
+    ///
+    /// ```
+    /// use smarthost_queue::{Envelope, FsOptions, Recipient, RecipientState, Spool, Timestamp};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let (spool, _recovery) = Spool::open(dir.path(), FsOptions::default())?;
+    /// let new = || Envelope::new("a@example.com", vec![Recipient::new("b@example.org")], Timestamp::now());
+    /// let (one, two) = (spool.enqueue(new(), b"\r\nx\r\n")?, spool.enqueue(new(), b"\r\ny\r\n")?);
+    /// let results = spool.update_many([
+    ///     (one, RecipientState::Delivered),
+    ///     (two, RecipientState::Deferred),
+    /// ].map(|(id, state)| (id, move |e: &mut Envelope| e.recipients[0].state = state)));
+    /// assert!(results.iter().all(|(_, result)| result.is_ok()));
+    /// assert_eq!(spool.len(), 1, "the delivered message left the queue");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn update_many<F>(
+        &self,
+        changes: impl IntoIterator<Item = (QueueId, F)>,
+    ) -> Vec<(QueueId, Result<Envelope, StorageError>)>
+    where
+        F: FnOnce(&mut Envelope),
+    {
+        let mut by_id: BTreeMap<QueueId, Vec<F>> = BTreeMap::new();
+        for (id, change) in changes {
+            by_id.entry(id).or_default().push(change);
+        }
+        let mut results = Vec::with_capacity(by_id.len());
+        let mut entries = Vec::with_capacity(by_id.len());
+        let mut pending = Vec::with_capacity(by_id.len());
+        for (id, changes) in by_id {
+            match self.entry(id) {
+                Ok(entry) => {
+                    entries.push((id, entry));
+                    pending.push(changes);
+                }
+                Err(error) => results.push((id, Err(error))),
+            }
+        }
+        // Locked in ascending ID order, the only order in which anything
+        // holds more than one message's lock, so two batches cannot deadlock.
+        let mut locked: Vec<_> = entries
+            .iter()
+            .zip(pending)
+            .map(|((id, entry), changes)| {
+                let queued = lock(entry);
+                let mut envelope = queued.envelope.clone();
+                changes.into_iter().for_each(|change| change(&mut envelope));
+                (*id, queued, envelope)
+            })
+            .collect();
+        let stored: Vec<Change<'_>> = locked
+            .iter()
+            .map(
+                |(id, _, envelope)| {
+                    if envelope.is_finished() { Change::Remove(*id) } else { Change::Update(*id, envelope) }
+                },
+            )
+            .collect();
+        let outcomes = self.storage.apply(&stored);
+        drop(stored);
+        for ((id, queued, envelope), outcome) in locked.iter_mut().zip(outcomes) {
+            match outcome {
+                Ok(()) => {
+                    if envelope.is_finished() {
+                        lock(&self.messages).remove(id);
+                    }
+                    queued.envelope = envelope.clone();
+                    results.push((*id, Ok(envelope.clone())));
+                }
+                Err(error) => results.push((*id, Err(error))),
+            }
+        }
+        drop(locked);
+        results.sort_by_key(|(id, _)| *id);
+        results
     }
 
     /// A message's current envelope, if it is in the queue.

@@ -73,6 +73,38 @@ pub trait Storage: Send + Sync {
     fn compact(&self) -> Result<usize, StorageError> {
         Ok(0)
     }
+    /// Makes several changes, each atomic on its own as [`Storage::update`]
+    /// and [`Storage::remove`] are, and returns one result per change, in
+    /// order. A storage that can share the cost of durability among them
+    /// (one sync for all) overrides this; the default makes them one after
+    /// another.
+    fn apply(&self, changes: &[Change<'_>]) -> Vec<Result<(), StorageError>> {
+        changes
+            .iter()
+            .map(|change| match change {
+                Change::Update(id, envelope) => self.update(*id, envelope),
+                Change::Remove(id) => self.remove(*id),
+            })
+            .collect()
+    }
+}
+
+/// One change of a [`Storage::apply`] batch.
+#[derive(Clone, Copy, Debug)]
+pub enum Change<'a> {
+    /// [`Storage::update`]: the message's new envelope.
+    Update(QueueId, &'a Envelope),
+    /// [`Storage::remove`]: the message is finished or deleted.
+    Remove(QueueId),
+}
+
+impl Change<'_> {
+    /// The message changed.
+    pub fn id(&self) -> QueueId {
+        match self {
+            Self::Update(id, _) | Self::Remove(id) => *id,
+        }
+    }
 }
 
 /// Why storage failed.

@@ -166,3 +166,60 @@ fn finished_segments_are_deleted_and_compaction_frees_old_ones() {
         assert_eq!(spool.body(*id).unwrap(), body(n as u32));
     }
 }
+
+/// One boxed change, so that different changes go in one list.
+type Change = Box<dyn FnOnce(&mut Envelope)>;
+
+#[test]
+fn update_many_changes_each_message_atomically_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    let gone;
+    {
+        let (spool, _) = Spool::open(dir.path(), FsOptions::default()).unwrap();
+        for n in 0..10 {
+            ids.push(spool.enqueue(envelope(n), &body(n)).unwrap());
+        }
+        gone = spool.enqueue(envelope(99), &body(99)).unwrap();
+        spool.delete(gone).unwrap();
+        // Messages 0-4 delivered (in two changes each, applied in order),
+        // 5-9 one recipient deferred; plus one message no longer queued.
+        let mut changes: Vec<(_, Change)> = Vec::new();
+        for (n, id) in ids.iter().enumerate().rev() {
+            if n < 5 {
+                changes.push((*id, Box::new(|e| e.recipients[0].state = RecipientState::Delivered)));
+                changes.push((*id, Box::new(|e| e.recipients[1].state = RecipientState::Delivered)));
+            } else {
+                changes.push((*id, Box::new(|e| e.recipients[1].attempts = 7)));
+            }
+        }
+        changes.push((gone, Box::new(|e| e.held = true)));
+        let results =
+            spool.update_many(changes.into_iter().map(|(id, change)| (id, move |e: &mut _| change(e))));
+        let ids_seen: Vec<_> = results.iter().map(|(id, _)| *id).collect();
+        let mut expected = ids.clone();
+        expected.push(gone);
+        expected.sort();
+        assert_eq!(ids_seen, expected, "one result per message, in ID order");
+        for (id, result) in &results {
+            if *id == gone {
+                assert!(matches!(result, Err(StorageError::UnknownMessage(g)) if g == id));
+            } else {
+                assert!(result.is_ok(), "{id}: {result:?}");
+            }
+        }
+        assert_eq!(spool.len(), 5, "delivered messages left the queue");
+    }
+    let (spool, recovery) = Spool::open(dir.path(), FsOptions::default()).unwrap();
+    assert_eq!(recovery.messages.len(), 5);
+    for (n, id) in ids.iter().enumerate() {
+        match spool.envelope(*id) {
+            None => assert!(n < 5, "message {n} lost"),
+            Some(stored) => {
+                assert!(n >= 5, "message {n} came back after its delivery");
+                assert_eq!(stored.recipients[1].attempts, 7);
+                assert_eq!(spool.body(*id).unwrap(), body(n as u32));
+            }
+        }
+    }
+}

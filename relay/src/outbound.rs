@@ -48,13 +48,16 @@
 //!
 //! # Durability
 //!
-//! The SMTP client returns the results of a connection when it closes; each
-//! session's results are written to the spool (state, attempts, last reply)
-//! as soon as that session ends and before anything else happens to them,
-//! so the window in which a crash causes a duplicate is one connection's
-//! `QUIT` plus one sync. The runner then takes the results to the scheduler
-//! and writes the next attempt time of deferred recipients in a second
-//! update (a crash in between only makes them due at once at restart).
+//! The SMTP client hands over each message's results as soon as its
+//! transaction ends, and they are written to the spool (state, attempts,
+//! last reply) while the session goes on with the next message: the
+//! results that arrive while one write is syncing go into the next write,
+//! which shares one sync (and the spool's group commit shares it further
+//! with the inbound sessions' messages). So the window in which a crash
+//! causes a duplicate is one message's write and sync, not a whole
+//! connection. The runner then takes the results to the scheduler and
+//! writes the next attempt time of deferred recipients in a second update
+//! (a crash in between only makes them due at once at restart).
 //!
 //! # Reports
 //!

@@ -8,7 +8,7 @@ mod server;
 mod tls_client;
 mod tls_server;
 
-pub use client::{Destination, deliver};
+pub use client::{Destination, deliver, deliver_each};
 pub use server::{ServerPolicy, ServerTls, serve_connection};
 pub use tls_client::{TlsClient, TlsClientError, TlsClientOptions, TrustAnchors};
 pub use tls_server::{TlsConfigError, server_tls_config};

@@ -18,7 +18,7 @@ use std::time::Duration;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use smarthost_smtp_core::tokio::{
-    Destination, ServerPolicy, ServerTls, TlsClient, TlsClientOptions, TrustAnchors, deliver,
+    Destination, ServerPolicy, ServerTls, TlsClient, TlsClientOptions, TrustAnchors, deliver, deliver_each,
     serve_connection,
 };
 use smarthost_smtp_core::{
@@ -378,6 +378,74 @@ async fn a_refused_connection_is_a_connection_failure() {
     assert_eq!(kinds(&results), [Some(FailureKind::Connection); 2], "{results:#?}");
     assert_eq!(results[0].recipients[0].status.to_string(), "4.4.2");
     assert!(results[0].recipients[0].reply.text().contains("connect to"), "{results:#?}");
+}
+
+/// A plain SMTP server (no PIPELINING) that answers every command with
+/// 250 and each message's content with `250 queued N`, but holds the reply
+/// to message 2 until `release` fires.
+async fn holding_server(listener: TcpListener, release: tokio::sync::oneshot::Receiver<()>) {
+    let (tcp, _) = listener.accept().await.unwrap();
+    let (read, mut write) = tcp.into_split();
+    let mut lines = BufReader::new(read);
+    let mut release = Some(release);
+    write.write_all(b"220 hold.test ESMTP\r\n").await.unwrap();
+    let (mut in_data, mut messages) = (false, 0);
+    let mut line = String::new();
+    while lines.read_line(&mut line).await.unwrap() > 0 {
+        let reply = if in_data {
+            if line != ".\r\n" {
+                line.clear();
+                continue;
+            }
+            in_data = false;
+            messages += 1;
+            if messages == 2 {
+                release.take().unwrap().await.unwrap();
+            }
+            format!("250 queued {messages}\r\n")
+        } else if line.starts_with("DATA") {
+            in_data = true;
+            "354 go ahead\r\n".to_owned()
+        } else if line.starts_with("QUIT") {
+            write.write_all(b"221 bye\r\n").await.unwrap();
+            return;
+        } else {
+            "250 ok\r\n".to_owned()
+        };
+        write.write_all(reply.as_bytes()).await.unwrap();
+        line.clear();
+    }
+}
+
+#[tokio::test]
+async fn deliver_each_hands_over_each_result_before_the_session_ends() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let destination =
+        Destination { addr: listener.local_addr().unwrap(), server_name: "localhost".to_owned() };
+    let (release, held) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(holding_server(listener, held));
+    let tls = TlsClientOptions { dangerous_accept_invalid_certs: true, ..TlsClientOptions::default() }
+        .build()
+        .unwrap();
+    let messages = (0..2)
+        .map(|n| (Envelope::new("a@example.org", [format!("b{n}@example.net")]), b"x\r\n".to_vec()))
+        .collect();
+    let mut release = Some(release);
+    let mut seen: Vec<MessageResult> = Vec::new();
+    // The server answers message 2 only once message 1's result is here:
+    // results handed over at the end of the session would never come.
+    let delivered = deliver_each(&destination, &tls, config(TlsPolicy::Disabled), messages, |result| {
+        seen.push(result);
+        if let Some(release) = release.take() {
+            let _ = release.send(());
+        }
+    });
+    bounded("delivery", delivered).await.unwrap();
+    bounded("the server", server).await.unwrap();
+    assert_eq!(kinds(&seen), [None, None], "{seen:#?}");
+    let indexes: Vec<u64> = seen.iter().map(|r| r.id.index()).collect();
+    assert_eq!(indexes, [0, 1]);
+    assert_eq!(seen[1].recipients[0].reply.text(), "queued 2");
 }
 
 #[tokio::test(start_paused = true)]

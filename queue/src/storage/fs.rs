@@ -26,7 +26,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::record::{self, Invalid, Kind};
-use super::{Recovery, SetAside, Storage, StorageError, StoredMessage};
+use super::{Change, Recovery, SetAside, Storage, StorageError, StoredMessage};
 use crate::{Envelope, QueueId, lock};
 
 /// How the spool makes records durable. The names say what they promise.
@@ -150,8 +150,11 @@ struct Place {
 
 struct Request {
     bytes: Vec<u8>,
-    reply: SyncSender<Result<(u64, u64), StorageError>>,
+    reply: SyncSender<Answer>,
 }
+
+/// The committer's answer: the record's segment and offset.
+type Answer = Result<(u64, u64), StorageError>;
 
 impl FsStorage {
     /// Opens (creating if needed) the spool in `dir` for writing, taking its
@@ -290,11 +293,26 @@ impl FsStorage {
     }
 
     fn append(&self, bytes: Vec<u8>) -> Result<(u64, u64), StorageError> {
+        let answer = self.submit(bytes)?;
+        self.wait(answer)
+    }
+
+    /// Hands a record to the committer without waiting for it, so that
+    /// several records of one caller can share a sync.
+    fn submit(&self, bytes: Vec<u8>) -> Result<Receiver<Answer>, StorageError> {
         let committer = self.committer.as_ref().ok_or(StorageError::ReadOnly)?;
         let (reply, answer) = mpsc::sync_channel(1);
-        let stopped = || io_error("append to", &self.dir)(io::Error::other("the commit thread has stopped"));
-        committer.send(Request { bytes, reply }).map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())?
+        committer.send(Request { bytes, reply }).map_err(|_| self.stopped())?;
+        Ok(answer)
+    }
+
+    /// Where a submitted record went, once it is durable.
+    fn wait(&self, answer: Receiver<Answer>) -> Result<(u64, u64), StorageError> {
+        answer.recv().map_err(|_| self.stopped())?
+    }
+
+    fn stopped(&self) -> StorageError {
+        io_error("append to", &self.dir)(io::Error::other("the commit thread has stopped"))
     }
 }
 
@@ -350,6 +368,44 @@ impl Storage for FsStorage {
         let doomed = lock(&self.state).forget(id);
         delete_segments(doomed);
         Ok(())
+    }
+
+    /// Submits every record before waiting for any, so that the committer
+    /// writes them together and one sync (or two, when the committer was
+    /// already syncing) makes them all durable.
+    fn apply(&self, changes: &[Change<'_>]) -> Vec<Result<(), StorageError>> {
+        let _shared = self.shared();
+        let submitted: Vec<Result<(Receiver<Answer>, u64), StorageError>> = changes
+            .iter()
+            .map(|change| {
+                let id = change.id();
+                if !lock(&self.state).messages.contains_key(&id) {
+                    return Err(StorageError::UnknownMessage(id));
+                }
+                let mut bytes = Vec::with_capacity(256);
+                match change {
+                    Change::Update(id, envelope) => record::update(*id, envelope, &mut bytes),
+                    Change::Remove(id) => record::remove(*id, &mut bytes),
+                }
+                check_size(&bytes)?;
+                let len = bytes.len() as u64;
+                Ok((self.submit(bytes)?, len))
+            })
+            .collect();
+        changes
+            .iter()
+            .zip(submitted)
+            .map(|(change, submitted)| {
+                let (answer, len) = submitted?;
+                let (segment, at) = self.wait(answer)?;
+                let doomed = match change {
+                    Change::Update(id, _) => lock(&self.state).move_envelope(*id, Place { segment, at, len }),
+                    Change::Remove(id) => lock(&self.state).forget(*id),
+                };
+                delete_segments(doomed);
+                Ok(())
+            })
+            .collect()
     }
 
     fn body(&self, id: QueueId) -> Result<Vec<u8>, StorageError> {

@@ -27,6 +27,12 @@ use crate::tables::Tables;
 /// so a system clock that jumps does not leave mail waiting for long.
 const MAX_SLEEP: Duration = Duration::from_secs(300);
 
+/// Connections at once to one destination. Each connection carries one
+/// message per two round trips (commands, then content), so a smart host,
+/// which gets all the mail through one destination, needs several to keep
+/// up with the inbound side; Postfix's default is 20 per destination.
+const MAX_PER_DESTINATION: usize = 8;
+
 /// How often the spool is compacted (long-deferred messages moved out of
 /// old segments so that those can be deleted).
 const COMPACT_EVERY: Duration = Duration::from_secs(15 * 60);
@@ -107,10 +113,10 @@ impl Context {
             ));
         }
         let spool = self.shared.spool.clone();
+        // One batch: the records of all these messages share one sync.
         let written = tokio::task::spawn_blocking(move || {
-            let mut errors = Vec::new();
-            for (id, changes) in by_message {
-                let result = spool.update(id, |envelope| {
+            let changes = by_message.into_iter().map(|(id, changes)| {
+                let change = move |envelope: &mut Envelope| {
                     for (index, outcome, reply) in changes {
                         let Some(recipient) = envelope.recipients.get_mut(index) else { continue };
                         if counts {
@@ -126,12 +132,15 @@ impl Context {
                         }
                         recipient.last_reply = Some(reply);
                     }
-                });
-                if let Err(error) = result {
-                    errors.push(format!("{id}: cannot record delivery results in the spool: {error}"));
-                }
-            }
-            errors
+                };
+                (id, change)
+            });
+            (spool.update_many(changes).into_iter())
+                .filter_map(|(id, result)| {
+                    let error = result.err()?;
+                    Some(format!("{id}: cannot record delivery results in the spool: {error}"))
+                })
+                .collect::<Vec<_>>()
         })
         .await;
         match written {
@@ -207,6 +216,7 @@ pub(super) async fn run(
         retry: queue.retry.clone(),
         warn_after: queue.warn_after,
         return_after: queue.return_after,
+        max_per_destination: MAX_PER_DESTINATION,
         ..ScheduleConfig::default()
     };
     let ctx = Arc::new(Context { shared, resolver, breakers: Mutex::new(Breakers::default()) });
@@ -356,15 +366,16 @@ impl Runner {
         if !deferred.is_empty() {
             let spool = self.ctx.shared.spool.clone();
             let _ = tokio::task::spawn_blocking(move || {
-                for (id, times) in deferred {
-                    let _ = spool.update(id, |envelope| {
+                spool.update_many(deferred.into_iter().map(|(id, times)| {
+                    let change = move |envelope: &mut Envelope| {
                         for (index, next) in times {
                             if let Some(recipient) = envelope.recipients.get_mut(index) {
                                 recipient.next_attempt = Some(next);
                             }
                         }
-                    });
-                }
+                    };
+                    (id, change)
+                }))
             })
             .await;
         }
@@ -517,21 +528,28 @@ async fn deliver_batch(ctx: Arc<Context>, batch: Batch) -> Done {
     let mut locals = Vec::new();
     let mut routes: Vec<(SmtpRoute, Vec<Outgoing>)> = Vec::new();
     let started = Timestamp::now();
+    let mut queued = Vec::with_capacity(batch.items.len());
     for (id, indexes) in batch.items {
-        let Some(envelope) = ctx.shared.spool.envelope(id) else {
-            done.gone.push(id);
-            continue;
-        };
-        let spool = ctx.shared.spool.clone();
-        let body = tokio::task::spawn_blocking(move || spool.body(id)).await;
+        match ctx.shared.spool.envelope(id) {
+            Some(envelope) => queued.push((id, indexes, envelope)),
+            None => done.gone.push(id),
+        }
+    }
+    // Every body in one trip to the blocking pool, not one trip each.
+    let spool = ctx.shared.spool.clone();
+    let ids: Vec<QueueId> = queued.iter().map(|(id, _, _)| *id).collect();
+    let count = ids.len();
+    let read = move || -> Vec<Result<Vec<u8>, String>> {
+        ids.into_iter().map(|id| spool.body(id).map_err(|error| error.to_string())).collect()
+    };
+    let bodies = match tokio::task::spawn_blocking(read).await {
+        Ok(bodies) => bodies,
+        Err(error) => vec![Err(error.to_string()); count],
+    };
+    for ((id, indexes, envelope), body) in queued.into_iter().zip(bodies) {
         let content = match body {
-            Ok(Ok(body)) => Arc::new(body),
-            failed => {
-                let why = match failed {
-                    Ok(Err(error)) => error.to_string(),
-                    Err(error) => error.to_string(),
-                    Ok(Ok(_)) => unreachable!("handled above"),
-                };
+            Ok(body) => Arc::new(body),
+            Err(why) => {
                 let reply = format!("451 4.3.0 Cannot read the queued message: {}", log::one_line(&why));
                 for index in indexes {
                     let to = envelope.recipients.get(index).map(|r| r.address.clone()).unwrap_or_default();

@@ -12,11 +12,12 @@ use smarthost_routing::{
     MailerRules, NextHop, ParseOptions, ReversePath, TlsPolicy as RouteTls, random_seed, resolve_next_hops,
 };
 use smarthost_smtp_core::dsn::Diagnostic;
-use smarthost_smtp_core::tokio::{Destination, deliver};
+use smarthost_smtp_core::tokio::{Destination, deliver_each};
 use smarthost_smtp_core::{
     ClientAuth, ClientConfig, Envelope, FailureKind, MailParams, MessageResult, Notify, Phase, RcptParams,
     RecipientResult, TlsPolicy,
 };
+use tokio::sync::mpsc;
 
 use super::destination::SmtpRoute;
 use super::runner::{Attempt, Context};
@@ -46,8 +47,8 @@ pub(super) struct Rcpt {
     pub(super) orcpt: Option<String>,
 }
 
-/// Delivers `messages` over `route`; records each session's results as
-/// soon as it ends, and returns them all.
+/// Delivers `messages` over `route`; records each message's results as
+/// soon as its transaction ends, and returns them all.
 pub(super) async fn deliver_route(
     ctx: &Context,
     tables: &Arc<Tables>,
@@ -118,27 +119,24 @@ pub(super) async fn deliver_route(
             let destination = Destination { addr, server_name: hop.host_name.clone() };
             let tls = tables.tls_client(&route.mailer.name);
             let envelopes = group.iter().map(|m| (envelope(m), m.content.to_vec())).collect();
-            let results = match deliver(&destination, tls, config, envelopes).await {
-                Ok(results) => results,
-                Err(error) => {
-                    let reply = format!("451 4.3.5 {error}");
-                    let mut session = Vec::new();
-                    for message in &group {
-                        session.extend(finish_all(
-                            message,
-                            Outcome::Deferred,
-                            &reply,
-                            &mailer,
-                            &relay,
-                            started,
-                        ));
-                    }
-                    ctx.record(&session, tables).await;
-                    done.extend(session);
-                    continue;
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let session = deliver_each(&destination, tls, config, envelopes, move |result| {
+                // The receiver lives until the session ends.
+                let _ = sender.send(result);
+            });
+            let recorder = record_as_they_come(ctx, tables, &group, receiver, &mailer, &relay, started);
+            let (delivered, mut results) = tokio::join!(session, recorder);
+            if let Err(error) = delivered {
+                let reply = format!("451 4.3.5 {error}");
+                let mut session = Vec::new();
+                for message in &group {
+                    session.extend(finish_all(message, Outcome::Deferred, &reply, &mailer, &relay, started));
                 }
-            };
-            let mut session = Vec::new();
+                ctx.record(&session, tables).await;
+                done.extend(session);
+                continue;
+            }
+            results.sort_by_key(|r| r.id);
             for (mut message, result) in group.into_iter().zip(results) {
                 answered |= reached_server(&result);
                 refused_connection |= !reached_server(&result);
@@ -151,7 +149,8 @@ pub(super) async fn deliver_route(
                         last_failure = Some(reply_line(outcome));
                         retry.push(rcpt);
                     } else {
-                        session.push(attempt(&message, &rcpt, outcome, &mailer, &relay, started));
+                        // Recorded already, as the result came.
+                        done.push(attempt(&message, &rcpt, outcome, &mailer, &relay, started));
                     }
                 }
                 if !retry.is_empty() {
@@ -159,8 +158,6 @@ pub(super) async fn deliver_route(
                     next_round.push(message);
                 }
             }
-            ctx.record(&session, tables).await;
-            done.extend(session);
         }
         {
             let mut breakers = lock::mutex(&ctx.breakers);
@@ -199,6 +196,44 @@ pub(super) async fn deliver_route(
         done.extend(rest);
     }
     done
+}
+
+/// Records each message's results (log lines, spool) while the session
+/// goes on, so that a crash later in the session does not send the message
+/// again: whatever came in while the previous write was syncing goes into
+/// the next write, all of it sharing one sync. Host failures (connection,
+/// TLS, AUTH) are not recorded: the next host gets those recipients.
+/// Returns every result, once the session has ended and all are recorded.
+async fn record_as_they_come(
+    ctx: &Context,
+    tables: &Arc<Tables>,
+    group: &[Outgoing],
+    mut results: mpsc::UnboundedReceiver<MessageResult>,
+    mailer: &str,
+    relay: &str,
+    started: Timestamp,
+) -> Vec<MessageResult> {
+    let mut all = Vec::with_capacity(group.len());
+    while let Some(first) = results.recv().await {
+        let mut arrived = vec![first];
+        while let Ok(more) = results.try_recv() {
+            arrived.push(more);
+        }
+        let mut attempts = Vec::new();
+        for result in &arrived {
+            let Some(message) = usize::try_from(result.id.index()).ok().and_then(|i| group.get(i)) else {
+                continue;
+            };
+            for (rcpt, outcome) in message.recipients.iter().zip(&result.recipients) {
+                if !is_host_failure(outcome) {
+                    attempts.push(attempt(message, rcpt, outcome, mailer, relay, started));
+                }
+            }
+        }
+        ctx.record(&attempts, tables).await;
+        all.extend(arrived);
+    }
+    all
 }
 
 /// Masquerading and genericstable for the envelope sender and the headers,

@@ -38,12 +38,38 @@ pub struct Destination {
 /// `config` is an error. The connect is bounded by
 /// [`ClientTimeouts::connect`](crate::ClientTimeouts::connect), every write
 /// by the session's write timeout, every wait for a reply by its deadline.
+///
+/// The results come only when the connection closes; a queue that must
+/// record each message's fate as soon as it is known (so that a crash
+/// later in the session does not send it again) uses [`deliver_each`].
 pub async fn deliver(
     destination: &Destination,
     tls: &TlsClient,
     config: ClientConfig,
     messages: Vec<(Envelope, Vec<u8>)>,
 ) -> Result<Vec<MessageResult>, ClientConfigError> {
+    let mut results = Vec::new();
+    deliver_each(destination, tls, config, messages, |result| results.push(result)).await?;
+    results.sort_by_key(|r: &MessageResult| r.id);
+    Ok(results)
+}
+
+/// [`deliver`], handing each message's [`MessageResult`] to `on_result`
+/// as soon as its transaction ends (the server's reply to the content, a
+/// refusal of every recipient, or a failure of the connection), before the
+/// session goes on to the next message. `on_result` gets exactly one
+/// result per message, in the order the transactions end; a result's
+/// [`MessageResult::id`] gives the message's index in `messages`
+/// ([`MessageId::index`](crate::MessageId::index)). It runs inside the
+/// session's loop, so it should not block: send the result on to a task
+/// that records it.
+pub async fn deliver_each(
+    destination: &Destination,
+    tls: &TlsClient,
+    config: ClientConfig,
+    messages: Vec<(Envelope, Vec<u8>)>,
+    mut on_result: impl FnMut(MessageResult),
+) -> Result<(), ClientConfigError> {
     let connect_timeout = config.timeouts.connect;
     let quit_timeout = config.timeouts.quit;
     let mut session = ClientSession::new(config, now())?;
@@ -66,7 +92,6 @@ pub async fn deliver(
         }
     };
 
-    let mut results = Vec::new();
     let mut buffer = vec![0; 16 * 1024];
     loop {
         while let Some(output) = session.poll_output() {
@@ -81,14 +106,13 @@ pub async fn deliver(
                 ClientOutput::StartTls => {
                     stream = start_tls(&mut session, stream.take(), tls, &destination.server_name).await;
                 }
-                ClientOutput::Result(result) => results.push(result),
+                ClientOutput::Result(result) => on_result(result),
                 ClientOutput::Close => {
                     if let Some(mut s) = stream.take() {
                         // A courtesy (close_notify, FIN); its failure changes nothing.
                         let _ = timeout(quit_timeout, s.shutdown()).await;
                     }
-                    results.sort_by_key(|r: &MessageResult| r.id);
-                    return Ok(results);
+                    return Ok(());
                 }
             }
         }
