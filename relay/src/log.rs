@@ -104,13 +104,14 @@ impl Log {
         }
     }
 
-    fn write(&self, line: String) {
+    fn write(&self, mut line: String) {
         let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
         match &mut *sink {
             Sink::Stderr => {
-                let mut err = std::io::stderr().lock();
-                let _ = err.write_all(line.as_bytes());
-                let _ = err.write_all(b"\n");
+                // One write a line: whole lines under concurrent writers, and
+                // one system call.
+                line.push('\n');
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
             }
             Sink::Memory(lines) => lines.push(line),
         }
