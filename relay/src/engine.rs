@@ -24,6 +24,9 @@ pub(crate) struct Shared {
     tables: RwLock<Arc<Tables>>,
     pub(crate) spool: Arc<Spool>,
     pub(crate) log: Arc<Log>,
+    /// The system's DNS resolver, made once: reverse lookups of clients and
+    /// next hops of deliveries share it (and its cache).
+    pub(crate) dns: Result<smarthost_routing::HickoryResolver, String>,
     config_path: PathBuf,
     /// One reload at a time: a SIGHUP and a changed map at once must not
     /// let the slower, older load win.
@@ -175,6 +178,7 @@ impl Relay {
             tables: RwLock::new(Arc::new(tables)),
             spool: Arc::new(spool),
             log,
+            dns: smarthost_routing::HickoryResolver::from_system_conf().map_err(|e| e.to_string()),
             config_path,
             reloading: tokio::sync::Mutex::new(()),
             runner: std::sync::OnceLock::new(),

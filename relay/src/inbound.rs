@@ -81,7 +81,13 @@ async fn session(shared: Arc<Shared>, listener: Listener, mut stream: TcpStream,
         return;
     }
     let require_rdns = listener.require_rdns || tables.config.policy.require_rdns;
-    let identity = if require_rdns { identify(remote.ip()).await } else { None };
+    // Without a resolver the requirement cannot be checked: defer (451
+    // 4.7.25), never let the client through unchecked.
+    let identity = if require_rdns {
+        Some(identify(&shared, remote.ip()).await.unwrap_or((None, ClientResolve::Temp)))
+    } else {
+        None
+    };
     drop(tables);
     let mut policy = SessionPolicy {
         shared: shared.clone(),
@@ -118,12 +124,12 @@ async fn session(shared: Arc<Shared>, listener: Listener, mut stream: TcpStream,
     }
 }
 
-/// The client's reverse-DNS name, forward-confirmed.
-async fn identify(addr: IpAddr) -> Option<(Option<String>, ClientResolve)> {
-    use smarthost_routing::{HickoryResolver, identify_client};
-    let resolver = HickoryResolver::from_system_conf().ok()?;
+/// The client's reverse-DNS name, forward-confirmed; `None` without a
+/// resolver (the caller defers).
+async fn identify(shared: &Shared, addr: IpAddr) -> Option<(Option<String>, ClientResolve)> {
+    let resolver = shared.dns.as_ref().ok()?;
     let ptr = resolver.ptr(addr).await;
-    let identity = identify_client(&resolver, addr, ptr).await;
+    let identity = smarthost_routing::identify_client(resolver, addr, ptr).await;
     Some((identity.name, identity.resolve))
 }
 
@@ -263,9 +269,10 @@ impl SessionPolicy {
                 ));
             }
         };
-        if let Some(text) = resolution.rcpt_reply() {
-            let refusal = reply_from_text(&text);
-            self.log_reject("check_rcpt", raw, &text);
+        if let Some((target, refusal)) = resolution.rcpt_refusal() {
+            let error = &refusal.reply;
+            let refusal = error_reply(error.code, &error.enhanced, &error.text_for(&target.address));
+            self.log_reject("check_rcpt", raw, &reply_text(&refusal));
             return Verdict::reject(refusal);
         }
         let targets: Vec<String> = resolution.deliveries().map(target_address).collect();
@@ -341,7 +348,7 @@ impl SessionPolicy {
             Ok(Ok(id)) => {
                 let id_text = id.to_string();
                 let proto = envelope.client.protocol.clone();
-                let from = format_args_owned(&sender);
+                let from = format!("<{sender}>");
                 let mut fields: Vec<log::Field<'_>> = vec![
                     ("from", &from),
                     ("size", &size),
@@ -375,11 +382,6 @@ impl SessionPolicy {
             }
         }
     }
-}
-
-/// `<address>` for a log field.
-fn format_args_owned(address: &str) -> String {
-    format!("<{address}>")
 }
 
 impl ServerPolicy for SessionPolicy {
@@ -426,19 +428,14 @@ fn reply(code: u16, (class, subject, detail): (u8, u16, u16), text: &str) -> Rep
         .unwrap_or_else(|_| Reply::new(451, None, "Local error").expect("a valid constant reply"))
 }
 
-/// A ruleset-0 reply as text (`551 5.1.1 User has moved; ...`).
-fn reply_from_text(text: &str) -> Reply {
-    let mut words = text.splitn(3, ' ');
-    let code =
-        words.next().and_then(|c| c.parse::<u16>().ok()).filter(|c| (400..600).contains(c)).unwrap_or(550);
-    let rest: Vec<&str> = words.collect();
-    let (status, text) = match rest.first().map(|w| w.split('.').map(str::parse::<u16>).collect::<Vec<_>>()) {
-        Some(parts) if parts.len() == 3 && parts.iter().all(Result::is_ok) => {
-            let parts: Vec<u16> = parts.into_iter().map(Result::unwrap_or_default).collect();
-            ((parts[0] as u8, parts[1], parts[2]), rest.get(1).copied().unwrap_or(""))
-        }
-        _ => (((code / 100) as u8, 0, 0), if rest.is_empty() { "" } else { &text[4.min(text.len())..] }),
-    };
+/// A ruleset-0 refusal (`error:` entries, redirect, unknown users): its
+/// enhanced code as routing gives it, `x.0.0` of the reply's class when
+/// that is not one.
+fn error_reply(code: u16, enhanced: &str, text: &str) -> Reply {
+    let status = enhanced
+        .parse::<EnhancedStatus>()
+        .ok()
+        .map_or(((code / 100) as u8, 0, 0), |s| (s.class(), s.subject(), s.detail()));
     reply(code, status, text)
 }
 

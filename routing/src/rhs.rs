@@ -64,10 +64,22 @@ impl ErrorReply {
     /// assert_eq!(reply.reply_for("u@bad.example"), "550 5.1.2 <u@bad.example>... Host unknown here");
     /// ```
     pub fn reply_for(&self, recipient: &str) -> String {
+        format!("{} {} {}", self.code, self.enhanced, self.text_for(recipient))
+    }
+
+    /// The text of [`reply_for`](Self::reply_for) after the codes, for a
+    /// server that writes the codes itself.
+    ///
+    /// ```
+    /// # use smarthost_routing::ErrorReply;
+    /// let reply = ErrorReply { code: 550, enhanced: "5.1.2".into(), text: "Host unknown here".into(), status: None };
+    /// assert_eq!(reply.text_for("u@bad.example"), "<u@bad.example>... Host unknown here");
+    /// ```
+    pub fn text_for(&self, recipient: &str) -> String {
         if matches!(self.code, 50 | 250 | 252 | 450 | 550 | 553) {
-            format!("{} {} <{recipient}>... {}", self.code, self.enhanced, self.text)
+            format!("<{recipient}>... {}", self.text)
         } else {
-            format!("{} {} {}", self.code, self.enhanced, self.text)
+            self.text.clone()
         }
     }
 }

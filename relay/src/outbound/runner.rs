@@ -9,7 +9,7 @@ use smarthost_queue::{
     Batch, Envelope, Outcome, QueueId, RecipientState, ScheduleConfig, Scheduler, StoredMessage, Timestamp,
     Work,
 };
-use smarthost_routing::{BoxFuture, DnsError, HickoryResolver, Mx, Resolver};
+use smarthost_routing::{BoxFuture, DnsError, Mx, Resolver};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
@@ -203,8 +203,8 @@ pub(super) async fn run(
     recovered: Vec<StoredMessage>,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
-    let resolver: Arc<dyn Resolver> = match HickoryResolver::from_system_conf() {
-        Ok(resolver) => Arc::new(resolver),
+    let resolver: Arc<dyn Resolver> = match &shared.dns {
+        Ok(resolver) => Arc::new(resolver.clone()),
         Err(error) => {
             let why = format!("no DNS resolver: {error}");
             shared.log.notice(&format!("{why}; only routes to address literals can be delivered"));
