@@ -123,7 +123,7 @@ use std::time::SystemTime;
 pub use error::LocalError;
 pub use maildir::deliver_maildir;
 pub use mbox::{MboxLocking, deliver_file, deliver_mbox};
-pub use passwd::{LocalUser, PASSWD, find_user};
+pub use passwd::{LocalUser, PASSWD, find_user, read_users};
 pub use program::{ProgramCommand, deliver_program};
 
 /// One message for one local recipient.

@@ -351,6 +351,12 @@ impl Tables {
         }
     }
 
+    /// The system account `name` (case-insensitive), from the password
+    /// file as it was when these tables were loaded.
+    pub fn local_user(&self, name: &str) -> Option<&crate::local::LocalUser> {
+        self.local_users.account(name)
+    }
+
     /// Whether `login` may use `sender` as its envelope sender
     /// (`auth.sender_must_match`): the login itself, or the login's local
     /// part at one of this host's names.
@@ -454,32 +460,35 @@ fn server_config(
     server
 }
 
-/// The local users: accounts in `/etc/passwd`, and any name whose mailbox
-/// already exists under `[local] path` (so a Maildir made by hand is a user).
+/// The local users: accounts in `/etc/passwd` (read once per load, with
+/// the uid, gid and home that deliveries run as), and any name whose
+/// mailbox already exists under `[local] path` (so a Maildir made by hand
+/// is a user).
 struct PasswdUsers {
-    accounts: std::collections::HashSet<String>,
+    /// By lower-case name; the first of names that fold together wins, as
+    /// [`crate::local::find_user`] prefers an exact match.
+    accounts: std::collections::HashMap<String, crate::local::LocalUser>,
     template: PathBuf,
 }
 
 impl PasswdUsers {
     fn load(config: &Config) -> Self {
-        let accounts = fs::read_to_string("/etc/passwd")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| line.split(':').next())
-            .filter(|name| !name.is_empty() && !name.starts_with('#'))
-            .map(str::to_ascii_lowercase)
-            .collect();
+        let mut accounts = std::collections::HashMap::new();
+        // No password file (a container): mailboxes alone make users.
+        for user in crate::local::read_users(Path::new(crate::local::PASSWD)).unwrap_or_default() {
+            accounts.entry(user.name.to_ascii_lowercase()).or_insert(user);
+        }
         PasswdUsers { accounts, template: config.local.path.clone() }
+    }
+
+    fn account(&self, name: &str) -> Option<&crate::local::LocalUser> {
+        self.accounts.get(name).or_else(|| self.accounts.get(&name.to_ascii_lowercase()))
     }
 }
 
 impl LocalUsers for PasswdUsers {
     fn contains(&self, user: &str) -> bool {
-        let user = user.to_ascii_lowercase();
-        if self.accounts.contains(&user) {
-            return true;
-        }
-        crate::local::mailbox_path(&self.template, &user).is_ok_and(|path| path.exists())
+        self.account(user).is_some()
+            || crate::local::mailbox_path(&self.template, user).is_ok_and(|path| path.exists())
     }
 }

@@ -43,12 +43,18 @@ pub struct LocalUser {
 /// # Ok::<(), smarthost_relay::local::LocalError>(())
 /// ```
 pub fn find_user(passwd: &Path, name: &str) -> Result<Option<LocalUser>, LocalError> {
-    let text = fs::read(passwd).map_err(|e| LocalError::io("cannot read the password file", passwd, &e))?;
-    let text = String::from_utf8_lossy(&text);
-    let entries: Vec<LocalUser> = text.lines().filter_map(parse_line).collect();
+    let entries = read_users(passwd)?;
     let exact = entries.iter().position(|user| user.name == name);
     let folded = || entries.iter().position(|user| user.name.eq_ignore_ascii_case(name));
     Ok(exact.or_else(folded).map(|at| entries[at].clone()))
+}
+
+/// Every account of a password file, in file order (lines that are not
+/// `name:password:uid:gid:gecos:home:shell`, NIS `+`/`-` and comments are
+/// skipped). The relay reads it once per configuration load.
+pub fn read_users(passwd: &Path) -> Result<Vec<LocalUser>, LocalError> {
+    let text = fs::read(passwd).map_err(|e| LocalError::io("cannot read the password file", passwd, &e))?;
+    Ok(String::from_utf8_lossy(&text).lines().filter_map(parse_line).collect())
 }
 
 /// One `name:password:uid:gid:gecos:home:shell` line, if it is one.

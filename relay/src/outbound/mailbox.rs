@@ -3,7 +3,7 @@
 //! `|command` or `/path` target, through [`crate::local`] on the blocking
 //! pool.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -56,7 +56,7 @@ impl Job {
 
     /// Delivers; blocks on the disk and on child processes.
     pub(super) fn run(&self) -> Result<(), LocalError> {
-        let account = |name: &str| passwd(name);
+        let account = |name: &str| self.tables.local_user(name).map(|user| (user.run_as, user.home.clone()));
         let (user, run_as, home) = match &self.target {
             Target::Mailbox(user) => match account(user) {
                 Some((run_as, home)) => (user.clone(), Some(run_as), Some(home)),
@@ -131,20 +131,6 @@ impl Job {
 pub(super) fn reply_of(error: &LocalError) -> String {
     let code = if error.permanent { 550 } else { 451 };
     format!("{code} {} {}", error.status, crate::log::one_line(&error.text))
-}
-
-/// The user's uid, gid and home directory from `/etc/passwd`.
-fn passwd(name: &str) -> Option<(RunAs, PathBuf)> {
-    let text = std::fs::read_to_string("/etc/passwd").ok()?;
-    text.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        if fields.len() < 6 || !fields[0].eq_ignore_ascii_case(name) {
-            return None;
-        }
-        let uid = fields[2].parse().ok()?;
-        let gid = fields[3].parse().ok()?;
-        Some((RunAs { uid, gid }, PathBuf::from(fields[5])))
-    })
 }
 
 /// The owner of `path`, or of its nearest existing parent directory.
