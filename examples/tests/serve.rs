@@ -326,3 +326,25 @@ fn relays_through_an_independent_smart_host_with_starttls_and_auth() {
     );
     assert!(!serve.log().contains("s3cret"), "a secret in the log");
 }
+
+/// A spool that cannot take a message (here a file-size limit: writes fail
+/// part-way, as on a full disk) answers the end of DATA with a 4xx, so the
+/// client keeps the message and tries again; nothing half-written is
+/// queued, and the relay goes on taking the mail that fits.
+#[test]
+fn a_spool_that_cannot_take_the_message_answers_4xx_and_keeps_serving() {
+    let mut serve = Serve::start_with_file_limit(&example_config(), 128);
+    let out = python(
+        &serve.addrs,
+        "s = smtplib.SMTP(HOST, PORT, timeout=10)\n\
+         big = 'Subject: big\\r\\n\\r\\n' + ('x' * 998 + '\\r\\n') * 400\n\
+         try:\n    s.sendmail('a@example.org', ['someone@far.example'], big)\n    print('accepted')\n\
+         except smtplib.SMTPDataError as e:\n    print(e.smtp_code, e.smtp_error.decode().split(' ')[0])\n\
+         print(s.sendmail('a@example.org', ['someone@far.example'], 'Subject: small\\r\\n\\r\\nfits\\r\\n'))\n\
+         s.quit()\n",
+    );
+    assert_eq!(out, "451 4.3.0\n{}\n", "log:\n{}", serve.log());
+    let line = serve.wait_for_log("spool write failed", Duration::from_secs(1));
+    assert!(line.contains("File too large") || line.contains("too large"), "{line}");
+    serve.wait_for_log("nrcpts=1", Duration::from_secs(5));
+}

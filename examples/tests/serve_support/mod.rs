@@ -42,7 +42,21 @@ impl Serve {
 
     /// Starts on the `relay.toml` already in `dir`, with extra arguments.
     pub(crate) fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Serve {
-        let mut child = Command::new(SMARTHOST)
+        Self::launch(dir, extra, Command::new(SMARTHOST))
+    }
+
+    /// Like [`Serve::start`], with the relay's files limited to `blocks`
+    /// (`ulimit -f`): writes past it fail with EFBIG, as on a full disk.
+    pub(crate) fn start_with_file_limit(config: &str, blocks: u32) -> Serve {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("relay.toml"), config).unwrap();
+        let mut command = Command::new("sh");
+        command.args(["-c", &format!(r#"trap "" XFSZ; ulimit -f {blocks}; exec "$0" "$@""#), SMARTHOST]);
+        Self::launch(dir, &[], command)
+    }
+
+    fn launch(dir: tempfile::TempDir, extra: &[&str], mut command: Command) -> Serve {
+        let mut child = command
             .arg("serve")
             .arg("--config")
             .arg(dir.path().join("relay.toml"))
