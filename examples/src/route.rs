@@ -215,14 +215,18 @@ impl Outcome {
 /// error mailer too), 1 when some address did not parse, 2 on a
 /// configuration error or a mailertable that could not be read.
 pub fn run(settings: &Settings) -> ExitCode {
-    let setup = match Setup::new(settings) {
-        Ok(setup) => setup,
-        Err(message) => return fail(&message),
-    };
-    let dns = match settings.resolve.then(|| Dns::new(settings)).transpose() {
-        Ok(dns) => dns,
-        Err(message) => return fail(&message),
-    };
+    match write(settings, BufWriter::new(io::stdout().lock())) {
+        Ok(status) => ExitCode::from(status),
+        Err(message) => fail(&message),
+    }
+}
+
+/// What [`run`] prints, written to `out` (`sendmail -bv` and `-bt` read the
+/// `tsv` rows): the exit status, or the message of a configuration error or
+/// a failed write.
+pub fn write(settings: &Settings, out: impl Write) -> Result<u8, String> {
+    let setup = Setup::new(settings)?;
+    let dns = settings.resolve.then(|| Dns::new(settings)).transpose()?;
     let resolver = setup.extras.is_active().then(|| setup.extras.resolver(&setup.local, setup.router()));
     let mut printer = Printer {
         router: setup.router(),
@@ -231,13 +235,13 @@ pub fn run(settings: &Settings) -> ExitCode {
         dns: dns.as_ref(),
         format: settings.format,
         explain: settings.explain,
-        out: BufWriter::new(io::stdout().lock()),
+        out,
         count: 0,
         status: 0,
     };
     match printer.all(&settings.addresses) {
-        Err(error) if !reader_went_away(&error) => fail(&format!("cannot write to standard output: {error}")),
-        _ => ExitCode::from(printer.status),
+        Err(error) if !reader_went_away(&error) => Err(format!("cannot write the output: {error}")),
+        _ => Ok(printer.status),
     }
 }
 

@@ -81,8 +81,8 @@
 //! `Undefined ruleset N`. Unknown `/` commands print `Unknown "/" command`;
 //! `/try`, `/tryflags`, `/map`, `/mx`, `/canon`, `/header` say they are not
 //! supported. `#` lines and blank lines are ignored; EOF or `/quit` ends.
-//! `-bv` and `-bt` route through `smarthost route --format tsv`, the
-//! program beside this one.
+//! `-bv` and `-bt` route with `smarthost route`'s code (`route::write`), in
+//! this process.
 //!
 //! # Exit status (sysexits)
 //!

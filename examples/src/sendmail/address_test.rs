@@ -1,13 +1,11 @@
 //! `-bv` (verify recipients) and `-bt` (address test mode), answered by the
-//! relay's router through `smarthost route --format tsv`: the same
+//! relay's router through `smarthost route`'s code, in this process: the same
 //! decisions as the relay makes (local names, virtusertable, aliases,
 //! mailertable, smart host), printed in sendmail's words.
 
 use std::io::{self, BufRead, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use super::service::sibling;
 use super::{Exit, Failure};
 
 /// One routed address: `smarthost route --format tsv`'s columns (sendmail's
@@ -54,28 +52,20 @@ impl Row {
     }
 }
 
-/// Routes `addresses` with `smarthost route --format tsv` (the program
-/// beside this one), reading `config` if given.
+/// Routes `addresses` as `smarthost route --format tsv` does
+/// ([`crate::route::write`]), reading `config` if given.
 pub fn route(config: Option<&Path>, addresses: &[String]) -> Result<Vec<Row>, Failure> {
-    let program = sibling("smarthost")?;
-    let mut command = Command::new(&program);
-    command.args(["route", "--format", "tsv"]);
-    if let Some(config) = config {
-        command.arg("--config").arg(config);
-    }
-    let output = command
-        .arg("--")
-        .args(addresses)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| Failure::new(Exit::Unavailable, format!("cannot run {}: {e}", program.display())))?;
-    // 0: all routed, 1: some did not parse (they still have a row), 2: the
-    // configuration or a map is broken (its message went to stderr).
-    if !matches!(output.status.code(), Some(0 | 1)) {
-        return Err(Failure::new(Exit::Config, "routing failed (see the message above); nothing was tested"));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout)
+    let settings = crate::route::Settings {
+        config: config.map(Path::to_path_buf),
+        format: crate::route::Format::Tsv,
+        addresses: addresses.to_vec(),
+        ..crate::route::Settings::default()
+    };
+    let mut tsv = Vec::new();
+    // Status 1 (some did not parse) still gives every address its row.
+    crate::route::write(&settings, &mut tsv)
+        .map_err(|message| Failure::new(Exit::Config, format!("{message}; nothing was tested")))?;
+    Ok(String::from_utf8_lossy(&tsv)
         .lines()
         .filter_map(|line| {
             let mut columns = line.splitn(4, '\t');
